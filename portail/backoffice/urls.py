@@ -1,0 +1,13 @@
+"""Staff-facing URLs ("gestion"). Each area has its own module."""
+
+from django.urls import include, path
+
+from . import views
+
+app_name = "backoffice"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("", include("portail.backoffice.urls_accounts")),
+    path("", include("portail.backoffice.urls_households")),
+    path("", include("portail.backoffice.urls_catalog")),
+]

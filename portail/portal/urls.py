@@ -1,0 +1,13 @@
+"""Family-facing URLs. Each area has its own module so parallel work does not collide."""
+
+from django.urls import include, path
+
+from . import views
+
+app_name = "portal"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("bientot/<slug:section>/", views.coming_soon, name="coming_soon"),
+    path("", include("portail.portal.urls_family")),
+    path("", include("portail.portal.urls_catalog")),
+]
