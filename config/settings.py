@@ -24,7 +24,8 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # The development key only works with DEBUG or in tests; production must set its own.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-portail-famille-0123456789")
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-portail-famille-0123456789"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # Public address used in e-mails (activation, password reset).
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "portail.accounts",
     "portail.households",
     "portail.catalog",
+    "portail.enrolments",
     "portail.portal",
     "portail.backoffice",
     "portail.demo",
@@ -132,6 +134,10 @@ AXES_FAILURE_LIMIT = 10
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
+# A soft lock really ends 15 minutes after the 10th failure: attempts during the lock do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Never keep codes in clear in the axes tables (passwords are masked by default).
+AXES_SENSITIVE_PARAMETERS = ["child_code", "payer_code"]
 AXES_LOCKOUT_CALLABLE = "portail.accounts.views.lockout_response"
 AXES_USERNAME_CALLABLE = "portail.accounts.backends.axes_username"
 AXES_VERBOSE = False
@@ -172,6 +178,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("PORTAIL_STATIC_ROOT", BASE_DIR / "var" / "static"))
+try:  # WhiteNoise warns about a missing folder before the first collectstatic.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -1,14 +1,17 @@
 import time
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.contrib.messages import constants
+from django.contrib.messages.storage import default_storage
 
 # The session stores when it started and when it was last used; writing "last used" at most
 # once a minute keeps the session table from being rewritten on every request.
 STARTED_KEY = "_portail_started"
 SEEN_KEY = "_portail_seen"
 TOUCH_EVERY = 60
+EXPIRED_MESSAGE = "Votre session a expiré, merci de vous reconnecter."
 
 
 class SessionTimeoutMiddleware:
@@ -27,8 +30,16 @@ class SessionTimeoutMiddleware:
                 request.session[STARTED_KEY] = started or now
                 request.session[SEEN_KEY] = now
             elif now - seen > settings.SESSION_IDLE_TIMEOUT or now - started > settings.SESSION_ABSOLUTE_TIMEOUT:
-                logout(request)
-                messages.info(request, "Votre session a expiré, merci de vous reconnecter.")
+                return self._expired(request)
             elif now - seen >= TOUCH_EVERY:
                 request.session[SEEN_KEY] = now
         return self.get_response(request)
+
+    def _expired(self, request):
+        logout(request)
+        # This middleware runs before MessageMiddleware, so it stores the message itself.
+        storage = default_storage(request)
+        storage.add(constants.INFO, EXPIRED_MESSAGE)
+        response = redirect_to_login(request.get_full_path())
+        storage.update(response)
+        return response

@@ -73,3 +73,95 @@ class User(AbstractBaseUser, PermissionsMixin):
         else:
             self.email = None
         super().save(*args, **kwargs)
+
+
+class AccessCodeQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class AccessCode(models.Model):
+    """The two codes that open a household from one child (see codes.py for the format).
+
+    Neither code is stored in clear: they are shown once to the agent who generates them.
+    """
+
+    child = models.ForeignKey("households.Child", on_delete=models.CASCADE, related_name="access_codes")
+    child_code_digest = models.CharField("empreinte du code enfant", max_length=64, db_index=True)
+    payer_code_hash = models.CharField("empreinte du code payeur", max_length=255)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name="créés par"
+    )
+    created_at = models.DateTimeField("créés le", default=timezone.now)
+    revoked_at = models.DateTimeField("révoqués le", null=True, blank=True)
+    last_used_at = models.DateTimeField("dernière utilisation", null=True, blank=True)
+
+    objects = AccessCodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "codes d'accès"
+        verbose_name_plural = "codes d'accès"
+        constraints = [
+            # One active pair per child, and an active child code opens exactly one child.
+            models.UniqueConstraint(
+                fields=["child"], condition=models.Q(revoked_at__isnull=True), name="one_active_access_code_per_child"
+            ),
+            models.UniqueConstraint(
+                fields=["child_code_digest"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="unique_active_child_code",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Codes d'accès de {self.child}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "En attente"
+    ACCEPTED = "accepted", "Acceptée"
+    EXPIRED = "expired", "Expirée"
+    CANCELLED = "cancelled", "Remplacée"
+
+
+class Invitation(models.Model):
+    """An activation link sent by staff so a guardian sets a password. Single use, expiring."""
+
+    guardian = models.ForeignKey("households.Guardian", on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField("envoyée à")
+    # SHA-256 of the random token in the link; the token itself is never stored.
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name="envoyée par"
+    )
+    created_at = models.DateTimeField("envoyée le", default=timezone.now)
+    expires_at = models.DateTimeField("valable jusqu'au")
+    accepted_at = models.DateTimeField("acceptée le", null=True, blank=True)
+    cancelled_at = models.DateTimeField("remplacée le", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "invitation"
+        verbose_name_plural = "invitations"
+
+    def __str__(self):
+        return f"Invitation de {self.email}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return InvitationStatus.ACCEPTED
+        if self.cancelled_at:
+            return InvitationStatus.CANCELLED
+        if self.expires_at <= timezone.now():
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING
+
+    def get_status_display(self) -> str:
+        return InvitationStatus(self.status).label

@@ -31,7 +31,10 @@ _FAMILY_WRITE = [
     "accounts.manage_family_access",
 ]
 _HEALTH = ["households.view_healthrecord", "households.change_healthrecord"]
-_CATALOG_READ = [f"catalog.view_{m}" for m in ("facility", "activitytype", "activity", "period", "group", "unit", "session", "bookingdeadlinerule")]
+_CATALOG_READ = [
+    f"catalog.view_{m}"
+    for m in ("facility", "activitytype", "activity", "period", "group", "unit", "session", "bookingdeadlinerule")
+]
 _CATALOG_WRITE = [
     f"catalog.{action}_{m}"
     for m in ("facility", "activitytype", "activity", "period", "group", "unit", "session", "bookingdeadlinerule")
@@ -40,16 +43,35 @@ _CATALOG_WRITE = [
 _AUDIT = ["core.view_logentry"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AGENT: _FAMILY_READ + _FAMILY_WRITE + _CATALOG_READ,
+    AGENT: _FAMILY_READ + _FAMILY_WRITE + _CATALOG_READ + _AUDIT,
     MANAGER: _FAMILY_READ + _FAMILY_WRITE + _HEALTH + _CATALOG_READ + _CATALOG_WRITE + _AUDIT,
     CASHIER: _FAMILY_READ + _CATALOG_READ + _AUDIT,
     # Administrators also configure the town through the Django admin.
-    ADMINISTRATOR: _FAMILY_READ + _FAMILY_WRITE + _HEALTH + _CATALOG_READ + _CATALOG_WRITE + _AUDIT
-    + ["accounts.access_admin", "accounts.view_user", "accounts.add_user", "accounts.change_user", "auth.view_group",
-       "organisations.view_town", "organisations.change_town", "organisations.add_schoolyear",
-       "organisations.change_schoolyear", "organisations.view_schoolyear", "organisations.add_school",
-       "organisations.change_school", "organisations.view_school", "organisations.add_closure",
-       "organisations.change_closure", "organisations.delete_closure", "organisations.view_closure"],
+    ADMINISTRATOR: _FAMILY_READ
+    + _FAMILY_WRITE
+    + _HEALTH
+    + _CATALOG_READ
+    + _CATALOG_WRITE
+    + _AUDIT
+    + [
+        "accounts.access_admin",
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "auth.view_group",
+        "organisations.view_town",
+        "organisations.change_town",
+        "organisations.add_schoolyear",
+        "organisations.change_schoolyear",
+        "organisations.view_schoolyear",
+        "organisations.add_school",
+        "organisations.change_school",
+        "organisations.view_school",
+        "organisations.add_closure",
+        "organisations.change_closure",
+        "organisations.delete_closure",
+        "organisations.view_closure",
+    ],
 }
 
 

@@ -9,7 +9,9 @@ class FrenchCommonPasswordValidator:
     """Refuse the passwords French users pick most (Django's list is mostly English)."""
 
     def __init__(self):
-        self.passwords = {line.strip().lower() for line in _LIST.read_text(encoding="utf-8").splitlines() if line.strip()}
+        self.passwords = {
+            line.strip().lower() for line in _LIST.read_text(encoding="utf-8").splitlines() if line.strip()
+        }
 
     def validate(self, password, user=None):
         if password.strip().lower() in self.passwords:

@@ -68,6 +68,35 @@ class Activity(models.Model):
     is_published = models.BooleanField("visible des familles", default=True)
     position = models.PositiveSmallIntegerField("ordre", default=0)
 
+    # --- Enrolment rules (portail.enrolments) ---------------------------------------------
+    class ValidationMode(models.TextChoices):
+        AUTO = "auto", "Automatique quand une place est libre"
+        MANUAL = "manual", "Par le service"
+
+    class WaitingListPriority(models.TextChoices):
+        ARRIVAL = "arrival", "Ordre d'arrivée"
+        RESIDENTS_FIRST = "residents_first", "Habitants de la commune d'abord"
+        SIBLINGS_FIRST = "siblings_first", "Frères et sœurs déjà inscrits d'abord"
+
+    validation_mode = models.CharField(
+        "validation des inscriptions", max_length=10, choices=ValidationMode.choices, default=ValidationMode.MANUAL
+    )
+    requires_pre_enrolment = models.BooleanField(
+        "pré-inscription", default=False,
+        help_text="Dossier ou commission nécessaire : la demande ne réserve pas de place avant acceptation.",
+    )
+    capacity = models.PositiveIntegerField(
+        "places pour l'activité", null=True, blank=True,
+        help_text="Plafond commun à tous les groupes pour une période. Vide : seules les places des groupes comptent.",
+    )
+    offer_delay_hours = models.PositiveSmallIntegerField(
+        "délai de réponse à une place proposée (heures)", default=48
+    )
+    waiting_list_priority = models.CharField(
+        "ordre de la liste d'attente", max_length=20, choices=WaitingListPriority.choices,
+        default=WaitingListPriority.ARRIVAL,
+    )
+
     class Meta:
         ordering = ["facility__position", "position", "name"]
         verbose_name = "activité"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class EnrolmentsConfig(AppConfig):
+    name = "portail.enrolments"
+    label = "enrolments"
+    verbose_name = "Inscriptions"

@@ -1,0 +1,126 @@
+"""Security matrices over the whole URLconf (QUALITY T5 IDOR, T7 CSRF, staff-only pages).
+
+The tests enumerate the URL patterns, so a new family page with an id is covered the day it
+is added — and the IDOR test fails if it takes an id kind this file does not know yet.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from portail.households.models import AuthorizedPerson, ChangeRequest, FamilyQuotient, RequestKind
+from tests.factories import HealthRecordFactory, StaffFactory, make_family
+from tests.urlwalk import routes
+
+pytestmark = pytest.mark.django_db
+
+# Route kwargs that are not household-owned objects (public catalog slugs, tokens…).
+PUBLIC_KWARGS = {"section", "slug", "uidb64", "token", "activity_slug"}
+
+
+@dataclass
+class Persona:
+    household: object
+    guardian: object
+    child: object
+    request: object
+    person: object
+    quotient: object
+
+
+def make_persona(email):
+    household, guardian, (child,) = make_family(children=1, email=email)
+    HealthRecordFactory(child=child)
+    request = ChangeRequest.objects.create(
+        household=household, kind=RequestKind.UPDATE_HOUSEHOLD, payload={"benefit_number": "123"}
+    )
+    person = AuthorizedPerson.objects.create(child=child, first_name="Jo", last_name="Durand", phone="0612345678")
+    quotient = FamilyQuotient.objects.create(
+        household=household, value=800, valid_from="2026-01-01", valid_until="2026-12-31"
+    )
+    return Persona(household, guardian, child, request, person, quotient)
+
+
+# How to find, for each kind of id a family URL can take, the object of a given household.
+FAMILY_OBJECT_KWARGS = {
+    "child_id": lambda p: p.child.pk,
+    "guardian_id": lambda p: p.guardian.pk,
+    "request_id": lambda p: p.request.pk,
+    "change_request_id": lambda p: p.request.pk,
+    "person_id": lambda p: p.person.pk,
+    "authorized_person_id": lambda p: p.person.pk,
+    "quotient_id": lambda p: p.quotient.pk,
+    "household_id": lambda p: p.household.pk,
+}
+
+
+def _family_routes_with_ids():
+    return [r for r in routes("portal") if set(r.kwargs) - PUBLIC_KWARGS]
+
+
+def _url(route, persona):
+    kwargs = {}
+    for name in route.kwargs:
+        if name in PUBLIC_KWARGS:
+            return None
+        kwargs[name] = FAMILY_OBJECT_KWARGS[name](persona)
+    return reverse(route.name, kwargs=kwargs)
+
+
+def test_every_family_id_kind_is_known_to_the_idor_matrix():
+    unknown = {
+        f"{r.name}: {k}" for r in _family_routes_with_ids() for k in r.kwargs if k not in FAMILY_OBJECT_KWARGS | dict.fromkeys(PUBLIC_KWARGS)
+    }
+    assert not unknown, f"Add these URL kwargs to FAMILY_OBJECT_KWARGS: {sorted(unknown)}"
+
+
+def test_another_households_ids_give_404_on_every_family_url(client):
+    mine = make_persona("a@example.org")
+    theirs = make_persona("b@example.org")
+    client.force_login(mine.guardian.user)
+    checked = 0
+    for route in _family_routes_with_ids():
+        url = _url(route, theirs)
+        if url is None:
+            continue
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code == 404, f"{method.upper()} {route.name} {url} -> {response.status_code}"
+            assert theirs.child.first_name not in response.content.decode(errors="ignore")
+        # The same URL with the family's own ids is not a 404: the matrix tests something real.
+        own = client.get(_url(route, mine))
+        assert own.status_code != 404, f"GET {route.name} with own ids -> 404"
+        checked += 1
+    assert checked == len(_family_routes_with_ids())
+
+
+def _any_url(route):
+    return reverse(route.name, kwargs={k: ("x" if conv in {"SlugConverter", "StringConverter"} else 1) for k, conv in route.converters.items()})
+
+
+def test_staff_pages_refuse_families_and_anonymous_visitors(client):
+    _, guardian, _ = make_family()
+    staff_routes = routes("backoffice")
+    assert staff_routes
+    anonymous = Client()
+    client.force_login(guardian.user)
+    for route in staff_routes:
+        url = _any_url(route)
+        assert client.get(url).status_code == 403, f"family GET {route.name}"
+        assert client.post(url).status_code == 403, f"family POST {route.name}"
+        response = anonymous.get(url)
+        assert response.status_code == 302 and reverse("accounts:login") in response["Location"], route.name
+
+
+def test_every_post_without_csrf_token_is_refused():
+    _, guardian, _ = make_family()
+    agent = StaffFactory(role="Administrateur")
+    for user in (guardian.user, agent, None):
+        client = Client(enforce_csrf_checks=True)
+        if user is not None:
+            client.force_login(user)
+        for route in routes("portal") + routes("accounts") + routes("backoffice"):
+            response = client.post(_any_url(route), {"x": "1"})
+            assert response.status_code == 403, f"POST {route.name} without CSRF token -> {response.status_code}"
