@@ -87,7 +87,9 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------
 SQLITE_PATH = os.environ.get("PORTAIL_SQLITE_PATH", str(BASE_DIR / "var" / "portail.sqlite3"))
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=600, conn_health_checks=True)}
+    DATABASES = {
+        "default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=600, conn_health_checks=True)
+    }
 else:
     Path(SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -71,7 +71,10 @@ def _url(route, persona):
 
 def test_every_family_id_kind_is_known_to_the_idor_matrix():
     unknown = {
-        f"{r.name}: {k}" for r in _family_routes_with_ids() for k in r.kwargs if k not in FAMILY_OBJECT_KWARGS | dict.fromkeys(PUBLIC_KWARGS)
+        f"{r.name}: {k}"
+        for r in _family_routes_with_ids()
+        for k in r.kwargs
+        if k not in FAMILY_OBJECT_KWARGS | dict.fromkeys(PUBLIC_KWARGS)
     }
     assert not unknown, f"Add these URL kwargs to FAMILY_OBJECT_KWARGS: {sorted(unknown)}"
 
@@ -97,7 +100,12 @@ def test_another_households_ids_give_404_on_every_family_url(client):
 
 
 def _any_url(route):
-    return reverse(route.name, kwargs={k: ("x" if conv in {"SlugConverter", "StringConverter"} else 1) for k, conv in route.converters.items()})
+    return reverse(
+        route.name,
+        kwargs={
+            k: ("x" if conv in {"SlugConverter", "StringConverter"} else 1) for k, conv in route.converters.items()
+        },
+    )
 
 
 def test_staff_pages_refuse_families_and_anonymous_visitors(client):

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("portail.backoffice.urls_accounts")),
     path("", include("portail.backoffice.urls_households")),
     path("", include("portail.backoffice.urls_catalog")),
+    path("", include("portail.backoffice.urls_enrolments")),
 ]

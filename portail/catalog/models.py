@@ -50,12 +50,18 @@ class PaymentMode(models.TextChoices):
 class Activity(models.Model):
     """Activité / prestation a child is enrolled in, e.g. "Pommiers mercredis 2026-2027"."""
 
-    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="activities", verbose_name="structure")
+    facility = models.ForeignKey(
+        Facility, on_delete=models.CASCADE, related_name="activities", verbose_name="structure"
+    )
     activity_type = models.ForeignKey(
         ActivityType, on_delete=models.PROTECT, related_name="activities", verbose_name="type d'activité"
     )
     school_year = models.ForeignKey(
-        "organisations.SchoolYear", null=True, blank=True, on_delete=models.SET_NULL, related_name="activities",
+        "organisations.SchoolYear",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="activities",
         verbose_name="année scolaire",
     )
     name = models.CharField("nom", max_length=150)
@@ -82,18 +88,21 @@ class Activity(models.Model):
         "validation des inscriptions", max_length=10, choices=ValidationMode.choices, default=ValidationMode.MANUAL
     )
     requires_pre_enrolment = models.BooleanField(
-        "pré-inscription", default=False,
+        "pré-inscription",
+        default=False,
         help_text="Dossier ou commission nécessaire : la demande ne réserve pas de place avant acceptation.",
     )
     capacity = models.PositiveIntegerField(
-        "places pour l'activité", null=True, blank=True,
+        "places pour l'activité",
+        null=True,
+        blank=True,
         help_text="Plafond commun à tous les groupes pour une période. Vide : seules les places des groupes comptent.",
     )
-    offer_delay_hours = models.PositiveSmallIntegerField(
-        "délai de réponse à une place proposée (heures)", default=48
-    )
+    offer_delay_hours = models.PositiveSmallIntegerField("délai de réponse à une place proposée (heures)", default=48)
     waiting_list_priority = models.CharField(
-        "ordre de la liste d'attente", max_length=20, choices=WaitingListPriority.choices,
+        "ordre de la liste d'attente",
+        max_length=20,
+        choices=WaitingListPriority.choices,
         default=WaitingListPriority.ARRIVAL,
     )
 
@@ -152,7 +161,9 @@ class Group(models.Model):
         verbose_name_plural = "groupes"
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(min_age__isnull=True) | models.Q(max_age__isnull=True) | models.Q(max_age__gte=models.F("min_age")),
+                condition=models.Q(min_age__isnull=True)
+                | models.Q(max_age__isnull=True)
+                | models.Q(max_age__gte=models.F("min_age")),
                 name="group_age_band",
             )
         ]
@@ -210,7 +221,11 @@ class Unit(models.Model):
     # Placeholder price until the tariff engine exists (billing issue); integer cents.
     price_cents = models.PositiveIntegerField("prix (centimes)", default=0)
     deadline_rule = models.ForeignKey(
-        BookingDeadlineRule, null=True, blank=True, on_delete=models.PROTECT, related_name="units",
+        BookingDeadlineRule,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="units",
         verbose_name="délai de réservation",
     )
     position = models.PositiveSmallIntegerField("ordre", default=0)

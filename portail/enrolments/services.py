@@ -110,7 +110,7 @@ def request_enrolment(*, child, period, group, actor, channel, memo="", weekly_p
             WeeklyPattern.objects.bulk_create(
                 [WeeklyPattern(enrolment=enrolment, weekday=day, unit_id=unit_id) for day, unit_id in lines]
             )
-            audit(enrolment, actor=actor, channel=channel, action="enrolment.requested", message=memo.strip()[:200])
+            audit(enrolment, actor=actor, channel=channel, action="enrolment.requested")
             notify_family(enrolment, enrolment.status)
     except IntegrityError as exc:
         if _is_duplicate_live(exc):  # two simultaneous requests for the same child

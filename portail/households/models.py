@@ -135,7 +135,11 @@ class Child(models.Model):
     birth_date = models.DateField("date de naissance")
     sex = models.CharField("sexe", max_length=1, choices=Sex.choices)
     school = models.ForeignKey(
-        "organisations.School", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        "organisations.School",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
         verbose_name="école",
     )
     school_level = models.CharField("classe", max_length=3, choices=SchoolLevel.choices, blank=True)

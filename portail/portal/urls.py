@@ -10,4 +10,5 @@ urlpatterns = [
     path("bientot/<slug:section>/", views.coming_soon, name="coming_soon"),
     path("", include("portail.portal.urls_family")),
     path("", include("portail.portal.urls_catalog")),
+    path("", include("portail.portal.urls_enrolments")),
 ]

@@ -14,8 +14,12 @@ def test_log_action_records_who_channel_what_and_before_after():
     guardian.mobile_phone = "0611111111"
     after = snapshot(guardian, ["mobile_phone", "city"])
     entry = log_action(
-        actor=agent, channel=Channel.STAFF, action="guardian.update", obj=guardian,
-        household=guardian.household, **dict(zip(("before", "after"), changed_fields(before, after), strict=True)),
+        actor=agent,
+        channel=Channel.STAFF,
+        action="guardian.update",
+        obj=guardian,
+        household=guardian.household,
+        **dict(zip(("before", "after"), changed_fields(before, after), strict=True)),
     )
     entry.refresh_from_db()
     assert entry.actor == agent
