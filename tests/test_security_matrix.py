@@ -10,8 +10,19 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from portail.catalog.models import Activity
+from portail.core.models import Channel
+from portail.enrolments.models import EnrolmentStatus
+from portail.enrolments.services import request_enrolment
 from portail.households.models import AuthorizedPerson, ChangeRequest, FamilyQuotient, RequestKind
-from tests.factories import HealthRecordFactory, StaffFactory, make_family
+from tests.factories import (
+    ActivityFactory,
+    GroupFactory,
+    HealthRecordFactory,
+    PeriodFactory,
+    StaffFactory,
+    make_family,
+)
 from tests.urlwalk import routes
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +39,7 @@ class Persona:
     request: object
     person: object
     quotient: object
+    enrolment: object
 
 
 def make_persona(email):
@@ -40,7 +52,12 @@ def make_persona(email):
     quotient = FamilyQuotient.objects.create(
         household=household, value=800, valid_from="2026-01-01", valid_until="2026-12-31"
     )
-    return Persona(household, guardian, child, request, person, quotient)
+    activity = ActivityFactory(validation_mode=Activity.ValidationMode.AUTO)
+    period = PeriodFactory(activity=activity)
+    group = GroupFactory(activity=activity, capacity=5)
+    enrolment = request_enrolment(child=child, period=period, group=group, actor=None, channel=Channel.WEB)
+    assert enrolment.status == EnrolmentStatus.VALIDATED  # so every enrolment page (attestation too) exists
+    return Persona(household, guardian, child, request, person, quotient, enrolment)
 
 
 # How to find, for each kind of id a family URL can take, the object of a given household.
@@ -53,6 +70,7 @@ FAMILY_OBJECT_KWARGS = {
     "authorized_person_id": lambda p: p.person.pk,
     "quotient_id": lambda p: p.quotient.pk,
     "household_id": lambda p: p.household.pk,
+    "enrolment_id": lambda p: p.enrolment.pk,
 }
 
 

@@ -66,7 +66,7 @@ def issue_access_codes(
 
     Explicit codes are for the demo town; staff always get generated ones.
     """
-    child = Child.objects.select_for_update().select_related("household").get(pk=child.pk)
+    child = Child.objects.select_for_update(of=("self",)).select_related("household").get(pk=child.pk)
     for value in (child_code, payer_code):
         if value is not None and not is_valid_code(value):
             raise BusinessError("Un code doit comporter de 6 à 32 lettres ou chiffres.")
@@ -138,7 +138,7 @@ def invite_guardian(*, guardian, actor, channel) -> Invitation:
     (codes only) is reused; otherwise one is created. Earlier pending invitations stop working.
     The returned invitation carries `raw_token` (in memory only) for the caller.
     """
-    guardian = Guardian.objects.select_for_update().select_related("user", "household").get(pk=guardian.pk)
+    guardian = Guardian.objects.select_for_update(of=("self",)).select_related("user", "household").get(pk=guardian.pk)
     user = guardian.user
     if user is not None and user.has_usable_password():
         raise BusinessError(
@@ -206,7 +206,7 @@ def pending_invitation(token: str) -> Invitation | None:
 def accept_invitation(*, token: str, password: str) -> User:
     """Set the invited guardian's password (validated); the link cannot be used again."""
     invitation = (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("user", "guardian__household")
         .filter(token_digest=_token_digest(token or ""))
         .first()
@@ -240,7 +240,7 @@ def accept_invitation(*, token: str, password: str) -> User:
 @transaction.atomic
 def change_login_email(*, guardian, email: str, actor, channel) -> User:
     """Staff change the address a guardian logs in with; both addresses are told."""
-    guardian = Guardian.objects.select_for_update().select_related("user", "household").get(pk=guardian.pk)
+    guardian = Guardian.objects.select_for_update(of=("self",)).select_related("user", "household").get(pk=guardian.pk)
     user = guardian.user
     if user is None:
         raise BusinessError("Ce responsable n'a pas encore de compte : envoyez-lui d'abord une invitation.")

@@ -114,7 +114,7 @@ def generate_sessions(
 
 def _set_cancelled(*, session, actor, cancelled: bool, reason: str = "") -> Session:
     with transaction.atomic():
-        locked = Session.objects.select_for_update().select_related("unit").get(pk=session.pk)
+        locked = Session.objects.select_for_update(of=("self",)).select_related("unit").get(pk=session.pk)
         if locked.is_cancelled == cancelled:
             raise BusinessError("Cette séance est déjà annulée." if cancelled else "Cette séance n'est pas annulée.")
         locked.is_cancelled = cancelled

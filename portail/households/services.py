@@ -376,7 +376,7 @@ def decide_request(*, change_request: ChangeRequest, actor, accept: bool, reason
         raise BusinessError("Indiquez le motif du refus : il sera envoyé à la famille.")
     with transaction.atomic():
         change_request = (
-            ChangeRequest.objects.select_for_update()
+            ChangeRequest.objects.select_for_update(of=("self",))
             .select_related("household", "submitted_by")
             .get(pk=change_request.pk)
         )
