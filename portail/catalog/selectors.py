@@ -38,7 +38,7 @@ def _units_queryset() -> QuerySet:
 
 
 def _with_children(queryset: QuerySet, *, periods: QuerySet) -> QuerySet:
-    return queryset.select_related("facility", "activity_type").prefetch_related(
+    return queryset.select_related("facility", "activity_type", "school_year").prefetch_related(
         Prefetch("periods", queryset=periods), "groups", Prefetch("units", queryset=_units_queryset())
     )
 

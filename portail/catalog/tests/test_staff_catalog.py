@@ -104,9 +104,13 @@ def test_overview_shows_capacities_and_rules_in_words(manager_client, unit):
 
 
 def test_overview_query_count_does_not_grow(manager_client, django_assert_max_num_queries):
+    from tests.factories import SchoolYearFactory
+
+    school_year = SchoolYearFactory()  # shown per activity: must come with the activity, not one query each
+
     def add(count):
         for _ in range(count):
-            activity = ActivityFactory(facility=FacilityFactory())
+            activity = ActivityFactory(facility=FacilityFactory(), school_year=school_year)
             PeriodFactory(activity=activity)
             GroupFactory(activity=activity)
             UnitFactory(activity=activity, deadline_rule=BookingDeadlineRuleFactory())
