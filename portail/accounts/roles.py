@@ -41,11 +41,20 @@ _CATALOG_WRITE = [
     for action in ("add", "change", "delete")
 ]
 _AUDIT = ["core.view_logentry"]
+_ENROLMENT_READ = ["enrolments.view_enrolment", "enrolments.view_weeklypattern"]
+_ENROLMENT_WRITE = ["enrolments.change_enrolment"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AGENT: _FAMILY_READ + _FAMILY_WRITE + _CATALOG_READ + _AUDIT,
-    MANAGER: _FAMILY_READ + _FAMILY_WRITE + _HEALTH + _CATALOG_READ + _CATALOG_WRITE + _AUDIT,
-    CASHIER: _FAMILY_READ + _CATALOG_READ + _AUDIT,
+    AGENT: _FAMILY_READ + _FAMILY_WRITE + _CATALOG_READ + _AUDIT + _ENROLMENT_READ + _ENROLMENT_WRITE,
+    MANAGER: _FAMILY_READ
+    + _FAMILY_WRITE
+    + _HEALTH
+    + _CATALOG_READ
+    + _CATALOG_WRITE
+    + _AUDIT
+    + _ENROLMENT_READ
+    + _ENROLMENT_WRITE,
+    CASHIER: _FAMILY_READ + _CATALOG_READ + _AUDIT + _ENROLMENT_READ,
     # Administrators also configure the town through the Django admin.
     ADMINISTRATOR: _FAMILY_READ
     + _FAMILY_WRITE
@@ -53,6 +62,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _CATALOG_READ
     + _CATALOG_WRITE
     + _AUDIT
+    + _ENROLMENT_READ
+    + _ENROLMENT_WRITE
     + [
         "accounts.access_admin",
         "accounts.view_user",

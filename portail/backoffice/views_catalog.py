@@ -16,9 +16,13 @@ from django.views.decorators.http import require_POST
 from portail.catalog import selectors
 from portail.catalog.calendar import cancel_session, generate_sessions, reopen_session
 from portail.catalog.forms import CATALOG_FORMS, GenerateSessionsForm, SessionActionForm
-from portail.catalog.models import Session, Unit
-from portail.catalog.services import save_catalog_object
+from portail.catalog.models import Activity, Group, Session, Unit
+from portail.catalog.services import save_catalog_instance, save_catalog_object
 from portail.core.errors import BusinessError
+from portail.enrolments import locking
+from portail.enrolments.models import Enrolment, EnrolmentStatus
+from portail.enrolments.services import raise_capacity
+from portail.enrolments.waiting_list import offer_freed_places
 
 from .decorators import staff_required
 
@@ -56,11 +60,65 @@ def _edit(request, *, kind: str, instance=None):
                 initial[field] = int(request.GET[param])
     form = form_class(request.POST or None, instance=instance, initial=initial)
     if request.method == "POST" and form.is_valid():
-        obj = save_catalog_object(form=form, actor=request.user)
-        messages.success(request, f"« {obj} » a été enregistré.")
-        return redirect(reverse("backoffice:catalog"))
+        try:
+            obj, offers = _save(form, actor=request.user)
+        except BusinessError as error:
+            form.add_error("capacity" if "capacity" in form.fields else None, error.message)
+        else:
+            messages.success(request, f"« {obj} » a été enregistré.")
+            if offers:
+                count = len(offers)
+                messages.info(
+                    request,
+                    f"{count} place{'s' if count > 1 else ''} proposée{'s' if count > 1 else ''} "
+                    "aux premiers de la liste d'attente (prévenus par e-mail).",
+                )
+            return redirect(reverse("backoffice:catalog"))
     title = f"Modifier « {instance} »" if instance else f"Ajouter {words}"
     return render(request, "backoffice/catalog/form.html", {"form": form, "title": title, "object": instance})
+
+
+def _waiting_pairs(**filters):
+    return list(
+        Enrolment.objects.filter(status=EnrolmentStatus.WAITING, **filters)
+        .values_list("group_id", "period_id")
+        .distinct()
+        .order_by("group_id", "period_id")
+    )
+
+
+def _save(form, *, actor) -> tuple:
+    """Save a catalog form. A capacity change of a group or an activity goes through the
+    enrolment services, under the places locks, so the waiting lists move (offers, e-mails).
+    Returns (object, offers made)."""
+    instance = form.instance
+    capacity_changed = instance.pk and "capacity" in form.changed_data
+    if not (capacity_changed and isinstance(instance, (Group, Activity))):
+        return save_catalog_object(form=form, actor=actor), []
+    offers = []
+    if isinstance(instance, Group):
+        stored = Group.objects.get(pk=instance.pk)
+        activity_id, group_ids, pairs = stored.activity_id, [stored.pk], _waiting_pairs(group_id=stored.pk)
+    else:
+        activity_id, group_ids, pairs = instance.pk, [], _waiting_pairs(activity_id=instance.pk)
+    new_capacity = form.cleaned_data["capacity"]
+
+    def save():
+        if isinstance(instance, Group) and new_capacity is not None:
+            # Checks the places already held, writes its own audit entry and makes the offers.
+            offers.extend(raise_capacity(group=stored, new_capacity=new_capacity, actor=actor))
+        form.save()
+        if not isinstance(instance, Group) or new_capacity is None:
+            for group_id, period_id in pairs:
+                group = Group.objects.get(pk=group_id)
+                period = group.activity.periods.get(pk=period_id)
+                offers.extend(offer_freed_places(group=group, period=period))
+
+    with locking.capacity_transaction():
+        # The services' lock order (activity, then groups) before the catalog save locks the row.
+        locking.lock_places(activity_id, *group_ids)
+        obj = save_catalog_instance(instance=instance, actor=actor, save=save)
+    return obj, offers
 
 
 @staff_required()

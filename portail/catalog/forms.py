@@ -109,7 +109,18 @@ class ActivityForm(forms.ModelForm):
             "price_info",
             "is_published",
             "position",
+            "validation_mode",
+            "requires_pre_enrolment",
+            "capacity",
+            "offer_delay_hours",
+            "waiting_list_priority",
         ]
+
+    def clean_offer_delay_hours(self):
+        hours = self.cleaned_data.get("offer_delay_hours")
+        if hours is not None and hours < 1:
+            raise forms.ValidationError("Laissez au moins une heure aux familles pour répondre.")
+        return hours
 
 
 class PeriodForm(forms.ModelForm):

@@ -115,6 +115,8 @@ class ActivitySpec:
     description: str = ""
     price_info: str = ""
     position: int = 0
+    # Enrolment policy (Activity.validation_mode, requires_pre_enrolment, waiting_list_priority…).
+    enrolment: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -173,11 +175,16 @@ FACILITIES = [
 ]
 
 POMMIERS = "centre-de-loisirs-les-pommiers"
+# Manual validation: the request shows "?" (en attente) until the service validates it.
+MANUAL = {"validation_mode": Activity.ValidationMode.MANUAL}
+# Automatic validation while places are free; a full group sends the request to the waiting list.
+AUTOMATIC = {"validation_mode": Activity.ValidationMode.AUTO}
 ACTIVITIES = [
     (
         POMMIERS,
         ActivitySpec(
             slug="pommiers-mercredis-2026-2027",
+            enrolment=MANUAL,
             name="Pommiers mercredis 2026-2027",
             type_slug="mercredis",
             payment_mode=PaymentMode.PREPAID,
@@ -199,6 +206,7 @@ ACTIVITIES = [
         POMMIERS,
         ActivitySpec(
             slug="pommiers-vacances-2026-2027",
+            enrolment=MANUAL,
             name="Pommiers vacances",
             type_slug="vacances",
             payment_mode=PaymentMode.PREPAID,
@@ -214,6 +222,7 @@ ACTIVITIES = [
         "ecole-municipale-des-sports",
         ActivitySpec(
             slug="ecole-municipale-des-sports-2026-2027",
+            enrolment=AUTOMATIC,
             name="École municipale des sports",
             type_slug="sport",
             payment_mode=PaymentMode.AT_ENROLMENT,
@@ -235,6 +244,7 @@ ACTIVITIES = [
         "accueil-periscolaire",
         ActivitySpec(
             slug="accueil-periscolaire-2026-2027",
+            enrolment=AUTOMATIC,
             name="Accueil périscolaire 2026-2027",
             type_slug="periscolaire",
             payment_mode=PaymentMode.INVOICED,
@@ -261,6 +271,7 @@ ACTIVITIES = [
         "restauration-scolaire",
         ActivitySpec(
             slug="restauration-scolaire-2026-2027",
+            enrolment=AUTOMATIC,
             name="Restauration scolaire 2026-2027",
             type_slug="restauration",
             payment_mode=PaymentMode.INVOICED,
@@ -272,6 +283,16 @@ ACTIVITIES = [
         ),
     ),
 ]
+
+
+# Re-applied on every run, so a policy changed by hand in the demo comes back to these values.
+ENROLMENT_DEFAULTS = {
+    "validation_mode": Activity.ValidationMode.MANUAL,
+    "requires_pre_enrolment": False,
+    "capacity": None,
+    "offer_delay_hours": 48,
+    "waiting_list_priority": Activity.WaitingListPriority.ARRIVAL,
+}
 
 
 def ensure_town(tally: Tally) -> Town:
@@ -305,6 +326,8 @@ def ensure_activity(tally: Tally, catalog: Catalog, *, facility: Facility, spec:
             "price_info": spec.price_info,
             "is_published": True,
             "position": spec.position,
+            **ENROLMENT_DEFAULTS,
+            **spec.enrolment,
         },
     )
     for name, start, end, opens_at, closes_at in spec.periods:

@@ -142,3 +142,93 @@ def enrolments_for_list(*, activity, period=None, group=None, statuses=None):
     if statuses is not None:
         queryset = queryset.filter(status__in=statuses)
     return _with_relations(queryset).order_by("group__position", "group__name", "child__last_name", "child__first_name")
+
+
+# --- Family pages: batched reads (constant query counts) ----------------------------------
+
+
+def remaining_places_for_activities(activities) -> dict[int, dict[int, int | None]]:
+    """{period id: {group id: places left (None = unlimited)}} for every period and group of
+    `activities`, in ONE query. Same rule as remaining_places_by_group; expects the activities'
+    `periods` and `groups` prefetched (as the catalog selectors do)."""
+    activities = list(activities)
+    period_ids = [period.pk for activity in activities for period in activity.periods.all()]
+    held: dict[tuple[int, int], int] = {}
+    if period_ids:
+        rows = (
+            Enrolment.objects.filter(period_id__in=period_ids, status__in=HOLDING_STATUSES)
+            .values_list("period_id", "group_id")
+            .order_by()
+            .annotate(n=Count("pk"))
+        )
+        held = {(period_id, group_id): n for period_id, group_id, n in rows}
+    result = {}
+    for activity in activities:
+        groups = list(activity.groups.all())
+        for period in activity.periods.all():
+            activity_left = None
+            if activity.capacity is not None:
+                taken = sum(held.get((period.pk, group.pk), 0) for group in groups)
+                activity_left = max(activity.capacity - taken, 0)
+            places = {}
+            for group in groups:
+                left = None if group.capacity is None else max(group.capacity - held.get((period.pk, group.pk), 0), 0)
+                if activity_left is not None:
+                    left = activity_left if left is None else min(left, activity_left)
+                places[group.pk] = left
+            result[period.pk] = places
+    return result
+
+
+def waiting_ranks_at_once(enrolments) -> dict[int, int]:
+    """{enrolment id: rank} like waiting_ranks, but in ONE query whatever the number of lists."""
+    keys = {(e.group_id, e.period_id) for e in enrolments if e.status == EnrolmentStatus.WAITING}
+    if not keys:
+        return {}
+    match = Q()
+    for group_id, period_id in keys:
+        match |= Q(group_id=group_id, period_id=period_id)
+    rows = (
+        Enrolment.objects.filter(match, status=EnrolmentStatus.WAITING)
+        .order_by("group_id", "period_id", *WAITING_ORDER)
+        .values_list("id", "group_id", "period_id")
+    )
+    ranks, counters = {}, {}
+    for pk, group_id, period_id in rows:
+        counters[(group_id, period_id)] = counters.get((group_id, period_id), 0) + 1
+        ranks[pk] = counters[(group_id, period_id)]
+    return ranks
+
+
+def enrolment_history(enrolment):
+    """The audit entries of one enrolment, oldest first (the family sees the steps, not who)."""
+    from portail.core.models import LogEntry
+
+    return LogEntry.objects.filter(object_type=Enrolment._meta.label, object_id=str(enrolment.pk)).order_by(
+        "created_at", "id"
+    )
+
+
+def unit_weekdays(*, activity, period) -> dict[int, set[int]]:
+    """{unit id: weekdays (0 = Monday) on which the unit has open sessions during the period}:
+    the days a "semaine type" can ask for. Units without any session yet are absent."""
+    from django.db.models.functions import ExtractIsoWeekDay
+
+    from portail.catalog.models import Session
+
+    rows = (
+        Session.objects.filter(
+            unit__activity=activity,
+            is_cancelled=False,
+            date__gte=period.start_date,
+            date__lte=period.end_date,
+        )
+        .annotate(iso_day=ExtractIsoWeekDay("date"))
+        .values_list("unit_id", "iso_day")
+        .distinct()
+        .order_by()
+    )
+    days: dict[int, set[int]] = {}
+    for unit_id, iso_day in rows:
+        days.setdefault(unit_id, set()).add(iso_day - 1)
+    return days
