@@ -206,3 +206,25 @@ def test_id_url_list_covers_every_family_url_with_an_id():
 
     mine = {r.name for r in routes("portal") if {"child_id", "guardian_id", "request_id"} & set(r.kwargs)}
     assert mine == {name for name, _ in ID_URLS}
+
+
+def test_child_age_is_shown_and_new_enrolment_link_preselects_the_child(family_client, family):
+    import datetime
+
+    from django.utils import timezone
+
+    _, _, (child,) = family
+    today = timezone.localdate()
+    child.birth_date = datetime.date(today.year - 7, 1, 1) if today.month > 1 or today.day > 1 else today
+    child.save()
+    expected_age = child.age_on(today)
+    enrol_url = f"{reverse('portal:enrolment_new')}?enfant={child.pk}"
+    for url in (reverse("portal:family"), reverse("portal:child_detail", args=[child.pk])):
+        page = family_client.get(url).content.decode()
+        assert f"({expected_age} ans)" in page
+        assert enrol_url in page
+
+
+def test_main_navigation_links_to_enrolments(family_client):
+    page = family_client.get(reverse("portal:home")).content.decode()
+    assert f'href="{reverse("portal:enrolments")}"' in page
