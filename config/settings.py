@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "portail.households",
     "portail.catalog",
     "portail.enrolments",
+    "portail.bookings",
     "portail.portal",
     "portail.backoffice",
     "portail.demo",

@@ -191,3 +191,11 @@ def make_family(*, children: int = 1, email: str | None = None, **household_kwar
     guardian = GuardianFactory(**guardian_kwargs)
     kids = [ChildFactory(household=household, last_name=guardian.last_name) for _ in range(children)]
     return household, guardian, kids
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = catalog.Session
+
+    unit = factory.SubFactory(UnitFactory)
+    date = dt.date(2026, 12, 9)

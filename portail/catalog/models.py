@@ -99,6 +99,17 @@ class Activity(models.Model):
         help_text="Plafond commun à tous les groupes pour une période. Vide : seules les places des groupes comptent.",
     )
     offer_delay_hours = models.PositiveSmallIntegerField("délai de réponse à une place proposée (heures)", default=48)
+    # Planning (bookings): how long a ticked cell holds its place in the basket, and the absence rule.
+    basket_hold_minutes = models.PositiveSmallIntegerField(
+        "durée de réservation du panier (minutes)",
+        default=20,
+        help_text="Une case cochée garde sa place ce temps-là tant que la famille n'a pas validé ou payé.",
+    )
+    illness_certificate_days = models.PositiveSmallIntegerField(
+        "délai du certificat médical (jours)",
+        default=2,
+        help_text="Une absence pour maladie est excusée si le certificat est déposé au plus tard N jours après.",
+    )
     waiting_list_priority = models.CharField(
         "ordre de la liste d'attente",
         max_length=20,
@@ -220,6 +231,9 @@ class Unit(models.Model):
     end_time = models.TimeField("fin", null=True, blank=True)
     # Placeholder price until the tariff engine exists (billing issue); integer cents.
     price_cents = models.PositiveIntegerField("prix (centimes)", default=0)
+    capacity = models.PositiveIntegerField(
+        "places par séance", null=True, blank=True, help_text="Vide : sans limite (seules les inscriptions comptent)."
+    )
     deadline_rule = models.ForeignKey(
         BookingDeadlineRule,
         null=True,
@@ -245,6 +259,9 @@ class Session(models.Model):
     unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="sessions")
     date = models.DateField("date", db_index=True)
     is_cancelled = models.BooleanField("annulée", default=False)
+    capacity = models.PositiveIntegerField(
+        "places", null=True, blank=True, help_text="Vide : les places par séance de l'unité."
+    )
 
     class Meta:
         ordering = ["date", "unit__position"]
@@ -254,3 +271,8 @@ class Session(models.Model):
 
     def __str__(self):
         return f"{self.unit} – {self.date:%d/%m/%Y}"
+
+    @property
+    def effective_capacity(self) -> int | None:
+        """Places for this date: the session's own figure, else the unit's; None is unlimited."""
+        return self.capacity if self.capacity is not None else self.unit.capacity

@@ -6,42 +6,21 @@ friendly "réessayez". On SQLite `select_for_update` is a no-op: the IMMEDIATE t
 (config/settings.py) takes the write lock at BEGIN and serialises writers instead.
 """
 
-from contextlib import contextmanager
-
-from django.db import OperationalError, connection, transaction
-
 from portail.catalog.models import Activity, Group
+from portail.core import locking as core_locking
 
 from .errors import error
 
 # Tests switch this off for the negative control of the capacity race (tests/concurrency/).
 LOCKING_ENABLED = True
-LOCK_TIMEOUT = "3s"
 # Test hook called between "count the places" and "write", to widen the race window
 # (the equivalent of pretix's sleep-after-quota-check debug flag). Never set in production.
 race_window_hook = None
 
 
-def _is_lock_timeout(exc: OperationalError) -> bool:
-    cause = exc.__cause__
-    if getattr(cause, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available
-        return True
-    return "database is locked" in str(exc).lower()  # SQLite busy timeout
-
-
-@contextmanager
 def capacity_transaction():
     """transaction.atomic with a short lock timeout; a timeout becomes a BusinessError."""
-    try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            yield
-    except OperationalError as exc:
-        if _is_lock_timeout(exc):
-            raise error("busy") from exc
-        raise
+    return core_locking.capacity_transaction(lambda: error("busy"))
 
 
 def lock_places(activity_id, *group_ids) -> tuple[Activity, dict[int, Group]]:

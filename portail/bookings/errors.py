@@ -1,0 +1,32 @@
+"""The booking error and its French messages (safe to show to families and staff)."""
+
+from portail.core.errors import BusinessError
+
+MESSAGES = {
+    "busy": "Trop de demandes en même temps, réessayez dans un instant.",
+    "full": "Complet : il n'y a plus de place le {date} ({unit}).",
+    "past_deadline": "Réservation possible jusqu'au {deadline} : ce délai est dépassé.",
+    "not_enrolled": "{child} n'a pas d'inscription validée pour « {activity} » à cette date.",
+    "session_cancelled": "Pas d'accueil le {date} ({unit}).",
+    "paid": "Cette réservation est payée : seule la Mairie peut l'annuler.",
+    "awaiting_payment": "Cette réservation est en cours de paiement : elle ne peut pas être modifiée.",
+    "at_enrolment": "Les séances de « {activity} » sont comprises dans l'inscription : rien à cocher.",
+    "not_booked": "Cette séance n'est pas réservée.",
+    "already_booked": "Cette séance est déjà réservée.",
+    "has_absence": "Une absence est déjà déclarée pour cette séance.",
+    "absence_too_early": "Cette séance peut encore être annulée : décochez-la dans le planning.",
+    "absence_decided": "Cette absence a déjà été traitée.",
+    "bad_range": "Choisissez une date de fin postérieure à la date de début, dans la période d'inscription.",
+    "empty_basket": "Aucune modification en cours.",
+    "bad_certificate": "Le justificatif doit être un PDF, JPEG ou PNG de 5 Mo au plus.",
+    "bad_reason": "Choisissez le motif de l'absence dans la liste.",
+    "note_required": "Indiquez le motif : il sera envoyé à la famille.",
+}
+
+
+class BookingError(BusinessError):
+    pass
+
+
+def error(code: str, **params) -> BookingError:
+    return BookingError(MESSAGES[code].format(**params), code=code)

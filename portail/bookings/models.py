@@ -1,0 +1,182 @@
+"""Planning: bookings of sessions, the household's basket of pending changes, absences.
+
+A booking is one child at one session (a unit of an activity on a date). Places are never
+stored in a counter: a session's places taken are its holding bookings plus the unexpired
+"add" lines of every basket (selectors.places_taken), recounted under the session's row lock.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from portail.core.models import Channel
+
+
+class BookingStatus(models.TextChoices):
+    CONFIRMED = "confirmed", "Réservée"
+    # Set by the payment issue: a prepaid basket sent to the bank holds its places meanwhile.
+    AWAITING_PAYMENT = "awaiting_payment", "En cours de paiement"
+    CANCELLED = "cancelled", "Annulée"
+
+
+# Statuses that take a place of the session.
+HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.AWAITING_PAYMENT)
+
+
+class Booking(models.Model):
+    """Réservation: child × session, with the price decided when it was booked."""
+
+    child = models.ForeignKey(
+        "households.Child", on_delete=models.CASCADE, related_name="bookings", verbose_name="enfant"
+    )
+    session = models.ForeignKey(
+        "catalog.Session", on_delete=models.PROTECT, related_name="bookings", verbose_name="séance"
+    )
+    enrolment = models.ForeignKey(
+        "enrolments.Enrolment", on_delete=models.PROTECT, related_name="bookings", verbose_name="inscription"
+    )
+    status = models.CharField("état", max_length=20, choices=BookingStatus.choices, default=BookingStatus.CONFIRMED)
+    # Price snapshot in cents: decided once, never recomputed (billing reads it).
+    price_cents = models.PositiveIntegerField("prix (centimes)")
+    channel = models.CharField("canal", max_length=10, choices=Channel.choices, default=Channel.WEB)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField("réservée le", default=timezone.now)
+    # Set by the payment issue; a paid booking is no longer the family's to change (seed 001).
+    paid_at = models.DateTimeField("payée le", null=True, blank=True)
+    cancelled_at = models.DateTimeField("annulée le", null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_channel = models.CharField("canal de l'annulation", max_length=10, choices=Channel.choices, blank=True)
+
+    class Meta:
+        ordering = ["session__date", "session__unit__position"]
+        verbose_name = "réservation"
+        verbose_name_plural = "réservations"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["child", "session"],
+                condition=models.Q(status__in=HOLDING_STATUSES),
+                name="one_live_booking_per_child_session",
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "status"], name="booking_session_status")]
+
+    def __str__(self):
+        return f"{self.child} – {self.session}"
+
+    @property
+    def holds_place(self) -> bool:
+        return self.status in HOLDING_STATUSES
+
+
+class Basket(models.Model):
+    """The household's pending changes ("Modifications en cours"), shared by its guardians and by
+    staff acting for them. Lines hold places until they expire; the basket itself is permanent."""
+
+    household = models.OneToOneField(
+        "households.Household", on_delete=models.CASCADE, related_name="basket", verbose_name="foyer"
+    )
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+
+    class Meta:
+        verbose_name = "panier"
+        verbose_name_plural = "paniers"
+
+    def __str__(self):
+        return f"Panier {self.household}"
+
+
+class LineKind(models.TextChoices):
+    ADD = "add", "Réservation"
+    REMOVE = "remove", "Annulation"
+
+
+class BasketLine(models.Model):
+    """One pending change of one cell: book (add) or cancel (remove) a child's session."""
+
+    basket = models.ForeignKey(Basket, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField("type", max_length=6, choices=LineKind.choices)
+    child = models.ForeignKey("households.Child", on_delete=models.CASCADE, related_name="+", verbose_name="enfant")
+    session = models.ForeignKey(
+        "catalog.Session", on_delete=models.CASCADE, related_name="basket_lines", verbose_name="séance"
+    )
+    enrolment = models.ForeignKey("enrolments.Enrolment", on_delete=models.CASCADE, related_name="+")
+    booking = models.ForeignKey(
+        Booking, null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="Pour une annulation."
+    )
+    price_cents = models.PositiveIntegerField("prix (centimes)")
+    created_at = models.DateTimeField(default=timezone.now)
+    # An add line stops counting against the session's places at this instant, with no job needed.
+    expires_at = models.DateTimeField("expire le", db_index=True)
+
+    class Meta:
+        ordering = ["session__date", "session__unit__position", "child__first_name"]
+        verbose_name = "modification en cours"
+        verbose_name_plural = "modifications en cours"
+        constraints = [
+            models.UniqueConstraint(fields=["basket", "child", "session"], name="one_line_per_basket_cell"),
+            models.CheckConstraint(
+                condition=models.Q(kind="add", booking__isnull=True) | models.Q(kind="remove", booking__isnull=False),
+                name="remove_line_names_its_booking",
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "kind", "expires_at"], name="basketline_session_hold")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} – {self.child} – {self.session}"
+
+
+class AbsenceReason(models.TextChoices):
+    ILLNESS = "illness", "Maladie"
+    FAMILY = "family", "Raison familiale"
+    SCHOOL = "school", "Sortie ou absence scolaire"
+    OTHER = "other", "Autre raison"
+
+
+class AbsenceStatus(models.TextChoices):
+    PENDING = "pending", "Demande d'annulation en cours"
+    EXCUSED = "excused", "Absence excusée"
+    BILLED = "billed", "Absence facturée"
+
+
+def certificate_path(instance, filename):
+    # Private storage path (never served as a static URL): read through a permission-checked view.
+    return f"absences/{timezone.localdate():%Y/%m}/{instance.booking_id}-{filename}"
+
+
+class Absence(models.Model):
+    """An absence declared on a booking that can no longer be cancelled freely.
+
+    Excused (not billed) or billed, by the activity's rule: illness with a medical certificate
+    filed within N days is excused; anything else waits for a staff decision.
+    """
+
+    booking = models.OneToOneField(Booking, on_delete=models.CASCADE, related_name="absence")
+    household = models.ForeignKey("households.Household", on_delete=models.CASCADE, related_name="absences")
+    reason = models.CharField("motif", max_length=10, choices=AbsenceReason.choices)
+    comment = models.TextField("précisions", blank=True)
+    certificate = models.FileField("justificatif", upload_to=certificate_path, blank=True)
+    certificate_at = models.DateTimeField("justificatif déposé le", null=True, blank=True)
+    status = models.CharField("état", max_length=10, choices=AbsenceStatus.choices, default=AbsenceStatus.PENDING)
+    channel = models.CharField("canal", max_length=10, choices=Channel.choices, default=Channel.WEB)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declared_at = models.DateTimeField("déclarée le", default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField("décidée le", null=True, blank=True)
+    decision_note = models.TextField("motif de la décision", blank=True)
+
+    class Meta:
+        ordering = ["-declared_at"]
+        verbose_name = "absence"
+        verbose_name_plural = "absences"
+        indexes = [models.Index(fields=["status", "declared_at"], name="absence_status_declared")]
+
+    def __str__(self):
+        return f"Absence – {self.booking}"

@@ -1,0 +1,358 @@
+"""Reads for the planning: places taken, the calendar grid of a household, the basket, history.
+
+`household_calendar` builds the whole month (or fortnight, or week) of every child in a fixed
+number of queries whatever the number of children, enrolments and bookings.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from portail.catalog.deadlines import WEEKDAY_NAMES, deadline_for, format_hour
+from portail.catalog.models import PaymentMode, Session, Unit
+from portail.core.models import LogEntry
+from portail.enrolments.models import Enrolment, EnrolmentStatus
+
+from .models import HOLDING_STATUSES, AbsenceStatus, Basket, BasketLine, Booking, LineKind
+
+MONTH_NAMES = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+
+
+def format_day(day: date) -> str:
+    """ "mercredi 9 décembre 2026"."""
+    return f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def format_deadline(moment: datetime) -> str:
+    """ "vendredi 4 décembre à 12 h" (Paris time)."""
+    local = timezone.localtime(moment)
+    return f"{WEEKDAY_NAMES[local.weekday()]} {local.day} {MONTH_NAMES[local.month - 1]} à {format_hour(local.time())}"
+
+
+# --- Places ------------------------------------------------------------------------------------
+
+
+def _bookings_holding(session_ref) -> Subquery:
+    return Subquery(
+        Booking.objects.filter(session=session_ref, status__in=HOLDING_STATUSES)
+        .order_by()
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n"),
+        output_field=IntegerField(),
+    )
+
+
+def _lines_holding(session_ref, now) -> Subquery:
+    return Subquery(
+        BasketLine.objects.filter(session=session_ref, kind=LineKind.ADD, expires_at__gt=now)
+        .order_by()
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n"),
+        output_field=IntegerField(),
+    )
+
+
+def with_places_taken(queryset, now):
+    """Annotate sessions with `taken`: holding bookings + unexpired add lines (one query)."""
+    ref = OuterRef("pk")
+    return queryset.annotate(
+        booked=Coalesce(_bookings_holding(ref), Value(0)),
+        held=Coalesce(_lines_holding(ref, now), Value(0)),
+    )
+
+
+def places_taken(session_id: int, now) -> int:
+    """The facts, recounted (under the session's row lock when called from a write)."""
+    booked = Booking.objects.filter(session_id=session_id, status__in=HOLDING_STATUSES).count()
+    held = BasketLine.objects.filter(session_id=session_id, kind=LineKind.ADD, expires_at__gt=now).count()
+    return booked + held
+
+
+# --- Calendar --------------------------------------------------------------------------------
+
+# Cell states, with the legend shown above the calendar (seed 003).
+STATE_LABELS = {
+    "booked": "Réservée",
+    "paid": "Payée et réservée",
+    "awaiting_payment": "En cours de paiement",
+    "pending_add": "Réservation en cours (à valider)",
+    "pending_remove": "Annulation en cours (à valider)",
+    "absence_pending": "Demande d'annulation en cours",
+    "absence_excused": "Absence excusée",
+    "absence_billed": "Absence facturée",
+    "free": "Non réservée",
+    "full": "Complet",
+    "closed": "Pas d'accueil",
+}
+
+
+@dataclass
+class Cell:
+    day: date
+    session: Session | None = None
+    state: str = "none"  # "none": no session that day for this unit
+    booking: Booking | None = None
+    line: BasketLine | None = None
+    deadline: datetime | None = None
+    editable: bool = False
+    reason: str = ""  # why the cell is read-only, for families
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS.get(self.state, "")
+
+    @property
+    def ticked(self) -> bool:
+        """Shown as booked once the pending changes are validated."""
+        if self.line is not None:
+            return self.line.kind == LineKind.ADD
+        return self.booking is not None
+
+    @property
+    def deadline_text(self) -> str:
+        return f"Réservation possible jusqu'au {format_deadline(self.deadline)}" if self.deadline else ""
+
+
+@dataclass
+class Row:
+    enrolment: Enrolment
+    unit: Unit
+    cells: list[Cell]
+
+
+@dataclass
+class ChildPlanning:
+    child: object
+    symbol: str
+    colour: str
+    rows: list[Row] = field(default_factory=list)
+
+
+@dataclass
+class Calendar:
+    start: date
+    end: date
+    days: list[date]
+    children: list[ChildPlanning]
+
+
+# Distinct symbol and colour per child (seed 001: star, square, triangle…); colours pass AA on white.
+CHILD_MARKS = [("★", "#1d4ed8"), ("■", "#b91c1c"), ("▲", "#047857"), ("●", "#7c2d92"), ("◆", "#9a3412")]
+
+
+def child_mark(index: int) -> tuple[str, str]:
+    return CHILD_MARKS[index % len(CHILD_MARKS)]
+
+
+def _cell_state(cell: Cell, session, booking, line, capacity_left) -> str:
+    if session.is_cancelled:
+        return "closed"
+    if line is not None:
+        return "pending_add" if line.kind == LineKind.ADD else "pending_remove"
+    if booking is not None:
+        absence = getattr(booking, "absence", None)
+        if absence is not None:
+            return {
+                AbsenceStatus.PENDING: "absence_pending",
+                AbsenceStatus.EXCUSED: "absence_excused",
+                AbsenceStatus.BILLED: "absence_billed",
+            }[absence.status]
+        if booking.status == "awaiting_payment":
+            return "awaiting_payment"
+        return "paid" if booking.paid_at else "booked"
+    if capacity_left is not None and capacity_left <= 0:
+        return "full"
+    return "free"
+
+
+def editable_reason(*, activity, booking, now, deadline, bypass_deadline) -> str:
+    """Why a family cannot change this cell ("" when it can)."""
+    if activity.payment_mode == PaymentMode.AT_ENROLMENT:
+        return "Séances comprises dans l'inscription"
+    if booking is not None and booking.paid_at:
+        return "Réservation payée : contactez la Mairie pour l'annuler"
+    if booking is not None and booking.status == "awaiting_payment":
+        return "Paiement en cours"
+    if booking is not None and hasattr(booking, "absence"):
+        return "Absence déclarée"
+    if not bypass_deadline and now >= deadline:
+        return f"Délai dépassé (jusqu'au {format_deadline(deadline)})"
+    return ""
+
+
+def household_calendar(household, *, start: date, end: date, child_id=None, now=None, bypass_deadline=False):
+    """Every child's lines (one per validated enrolment and unit) over [start, end].
+
+    Queries: children, enrolments (with activity, facility, town, period, group), units with
+    their deadline rule, sessions with their places taken, bookings with absences, basket lines.
+    """
+    now = now or timezone.now()
+    children = list(household.children.filter(is_active=True).order_by("birth_date", "first_name"))
+    marks = {child.pk: child_mark(index) for index, child in enumerate(children)}
+    if child_id is not None:
+        children = [child for child in children if child.pk == child_id]
+    child_ids = [child.pk for child in children]
+    enrolments = list(
+        Enrolment.objects.filter(
+            child_id__in=child_ids,
+            status=EnrolmentStatus.VALIDATED,
+            period__start_date__lte=end,
+            period__end_date__gte=start,
+        )
+        .select_related("activity__facility__town", "period", "group")
+        .prefetch_related(
+            Prefetch("activity__units", queryset=Unit.objects.select_related("deadline_rule").order_by("position"))
+        )
+        .order_by("activity__name", "period__start_date")
+    )
+    unit_ids = [unit.pk for enrolment in enrolments for unit in enrolment.activity.units.all()]
+    sessions = with_places_taken(
+        Session.objects.filter(unit_id__in=unit_ids, date__range=(start, end)), now
+    ).select_related(None)
+    session_at = {(session.unit_id, session.date): session for session in sessions}
+    bookings = {
+        (booking.child_id, booking.session_id): booking
+        for booking in Booking.objects.filter(
+            child_id__in=child_ids, session__date__range=(start, end), status__in=HOLDING_STATUSES
+        ).select_related("absence")
+    }
+    lines = {
+        (line.child_id, line.session_id): line
+        for line in BasketLine.objects.filter(
+            basket__household=household, expires_at__gt=now, session__date__range=(start, end)
+        )
+    }
+    days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+    by_child = defaultdict(list)
+    for enrolment in enrolments:
+        activity = enrolment.activity
+        town = activity.facility.town
+        for unit in activity.units.all():
+            cells = []
+            for day in days:
+                cell = Cell(day=day)
+                session = session_at.get((unit.pk, day))
+                if session is not None and enrolment.period.start_date <= day <= enrolment.period.end_date:
+                    booking = bookings.get((enrolment.child_id, session.pk))
+                    line = lines.get((enrolment.child_id, session.pk))
+                    capacity = session.capacity if session.capacity is not None else unit.capacity
+                    left = None if capacity is None else capacity - session.booked - session.held
+                    cell.session, cell.booking, cell.line = session, booking, line
+                    cell.deadline = deadline_for(unit.deadline_rule, day, town)
+                    cell.state = _cell_state(cell, session, booking, line, left)
+                    if cell.state == "closed":
+                        cell.reason = "Pas d'accueil ce jour-là"
+                    elif cell.state == "full" and line is None:
+                        cell.reason = "Complet"
+                    else:
+                        cell.reason = editable_reason(
+                            activity=activity,
+                            booking=booking,
+                            now=now,
+                            deadline=cell.deadline,
+                            bypass_deadline=bypass_deadline,
+                        )
+                    cell.editable = not cell.reason
+                cells.append(cell)
+            by_child[enrolment.child_id].append(Row(enrolment=enrolment, unit=unit, cells=cells))
+    plannings = []
+    for child in children:
+        symbol, colour = marks[child.pk]
+        plannings.append(ChildPlanning(child=child, symbol=symbol, colour=colour, rows=by_child.get(child.pk, [])))
+    return Calendar(start=start, end=end, days=days, children=plannings)
+
+
+# --- Basket --------------------------------------------------------------------------------------
+
+
+@dataclass
+class BasketSummary:
+    lines: list
+    adds: int
+    removes: int
+    cost_cents: int  # bookings to add minus cancellations (what the period changes by)
+    expires_at: datetime | None
+    has_prepaid: bool
+    has_invoiced: bool
+
+
+def basket_summary(household, *, now=None, with_lines=True) -> BasketSummary:
+    """The banner ("N réservations en attente, N annulations", "Coût de la période") and the recap."""
+    now = now or timezone.now()
+    queryset = BasketLine.objects.filter(basket__household=household, expires_at__gt=now)
+    if with_lines:
+        lines = list(
+            queryset.select_related("child", "session__unit__activity", "enrolment").order_by(
+                "session__date", "session__unit__position", "child__first_name"
+            )
+        )
+        adds = sum(1 for line in lines if line.kind == LineKind.ADD)
+        removes = len(lines) - adds
+        cost = sum(line.price_cents if line.kind == LineKind.ADD else -line.price_cents for line in lines)
+        modes = {line.session.unit.activity.payment_mode for line in lines}
+        expires = min((line.expires_at for line in lines), default=None)
+        return BasketSummary(
+            lines=lines,
+            adds=adds,
+            removes=removes,
+            cost_cents=cost,
+            expires_at=expires,
+            has_prepaid=PaymentMode.PREPAID in modes,
+            has_invoiced=PaymentMode.INVOICED in modes,
+        )
+    figures = queryset.aggregate(
+        adds=Count("pk", filter=Q(kind=LineKind.ADD)),
+        removes=Count("pk", filter=Q(kind=LineKind.REMOVE)),
+    )
+    return BasketSummary(
+        lines=[],
+        adds=figures["adds"],
+        removes=figures["removes"],
+        cost_cents=0,
+        expires_at=None,
+        has_prepaid=False,
+        has_invoiced=False,
+    )
+
+
+def basket_of(household) -> Basket:
+    basket, _ = Basket.objects.get_or_create(household=household)
+    return basket
+
+
+# --- History ---------------------------------------------------------------------------------------
+
+HISTORY_ACTIONS = ("booking.", "absence.")
+
+
+def booking_history(household, *, since: date):
+    """ "Voir mes dernières modifications": every booking change of the household since `since`,
+    newest first, with who and through which channel ("par le web", "par la Mairie")."""
+    start = datetime(since.year, since.month, since.day, tzinfo=timezone.get_current_timezone())
+    query = Q()
+    for prefix in HISTORY_ACTIONS:
+        query |= Q(action__startswith=prefix)
+    return (
+        LogEntry.objects.filter(query, household=household, created_at__gte=start)
+        .select_related("actor")
+        .order_by("-created_at", "-pk")
+    )

@@ -1,0 +1,633 @@
+"""Planning writes: ticking cells into the basket, validating it, booking for a family, absences.
+
+Every write that takes a place runs in one transaction that locks the sessions' rows in id
+order (no deadlocks between two baskets touching the same days), recounts the places from the
+facts (selectors.places_taken), then writes; several cells in one action are all or nothing.
+Each change of a booking writes an audit entry (the household's "Historique" reads them).
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portail.catalog.deadlines import deadline_for
+from portail.catalog.models import PaymentMode, Session
+from portail.core import locking as core_locking
+from portail.core.audit import log_action
+from portail.core.models import Channel
+from portail.enrolments.models import Enrolment, EnrolmentStatus
+
+from . import emails
+from .errors import BookingError, error
+from .models import (
+    HOLDING_STATUSES,
+    Absence,
+    AbsenceReason,
+    AbsenceStatus,
+    Basket,
+    BasketLine,
+    Booking,
+    BookingStatus,
+    LineKind,
+)
+from .selectors import format_day, format_deadline, places_taken
+
+# Tests switch this off for the negative control of the booking race (tests/concurrency/).
+LOCKING_ENABLED = True
+# Test hook between "count the places" and "write" to widen the race window. Never set in production.
+race_window_hook = None
+
+CERTIFICATE_TYPES = {"application/pdf", "image/jpeg", "image/png"}
+CERTIFICATE_MAX_BYTES = 5 * 1024 * 1024
+
+
+def _now(now):
+    return now or timezone.now()
+
+
+def _user(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def capacity_transaction():
+    return core_locking.capacity_transaction(lambda: error("busy"))
+
+
+def _lock_sessions(session_ids) -> dict[int, Session]:
+    """Lock the sessions' rows in id order and return them fresh, with unit, activity and town."""
+    queryset = Session.objects.filter(pk__in=sorted(set(session_ids))).order_by("pk")
+    if LOCKING_ENABLED:
+        queryset = queryset.select_for_update(of=("self",))
+    return {session.pk: session for session in queryset.select_related("unit__activity__facility__town")}
+
+
+def _after_count():
+    if race_window_hook is not None:
+        race_window_hook()
+
+
+def _describe(child, session) -> str:
+    """ "Léa – mercredi 9 décembre 2026 – Pommiers mercredis, Journée"."""
+    unit = session.unit
+    return f"{child.first_name} – {format_day(session.date)} – {unit.activity.name}, {unit.name}"
+
+
+def _audit(action, *, obj, household, actor, channel, child, session, message_suffix="", before=None, after=None):
+    details = {"child": child.pk, "session": session.pk, "date": session.date, "unit": session.unit.name}
+    log_action(
+        actor=actor,
+        channel=channel,
+        action=action,
+        obj=obj,
+        household=household,
+        before=before,
+        after={**details, **(after or {})},
+        message=_describe(child, session) + message_suffix,
+    )
+
+
+def _deadline(session):
+    unit = session.unit
+    return deadline_for(unit.deadline_rule, session.date, unit.activity.facility.town)
+
+
+def _check_deadline(session, now, bypass_deadline):
+    deadline = _deadline(session)
+    if not bypass_deadline and now >= deadline:
+        raise error("past_deadline", deadline=format_deadline(deadline))
+    return deadline
+
+
+def _enrolment_for(child, session) -> Enrolment:
+    """The validated enrolment that gives `child` the right to book `session`."""
+    enrolment = (
+        Enrolment.objects.filter(
+            child=child,
+            activity_id=session.unit.activity_id,
+            status=EnrolmentStatus.VALIDATED,
+            period__start_date__lte=session.date,
+            period__end_date__gte=session.date,
+        )
+        .order_by("pk")
+        .first()
+    )
+    if enrolment is None:
+        raise error("not_enrolled", child=child.first_name, activity=session.unit.activity.name)
+    return enrolment
+
+
+def _check_place(session, now):
+    capacity = session.effective_capacity
+    if capacity is None:
+        return
+    taken = places_taken(session.pk, now)
+    _after_count()
+    if taken >= capacity:
+        raise error("full", date=format_day(session.date), unit=session.unit.name)
+
+
+def _check_bookable(child, session, now, bypass_deadline):
+    activity = session.unit.activity
+    if activity.payment_mode == PaymentMode.AT_ENROLMENT:
+        raise error("at_enrolment", activity=activity.name)
+    if session.is_cancelled:
+        raise error("session_cancelled", date=format_day(session.date), unit=session.unit.name)
+    _check_deadline(session, now, bypass_deadline)
+    return _enrolment_for(child, session)
+
+
+def _check_cancellable(booking, now, bypass_deadline, *, by_staff=False):
+    if booking.status == BookingStatus.AWAITING_PAYMENT:
+        raise error("awaiting_payment")
+    if booking.paid_at and not by_staff:
+        raise error("paid")
+    if hasattr(booking, "absence"):
+        raise error("has_absence")
+    _check_deadline(booking.session, now, bypass_deadline)
+
+
+def _holding_booking(child, session_id):
+    return (
+        Booking.objects.filter(child=child, session_id=session_id, status__in=HOLDING_STATUSES)
+        .select_related("absence")
+        .first()
+    )
+
+
+# --- The basket ------------------------------------------------------------------------------
+
+
+@dataclass
+class CellChange:
+    """What one tick or untick did, for the htmx answer."""
+
+    child: object
+    session: Session
+    line: BasketLine | None  # the pending line now on the cell, None if the tick undid one
+    undone: bool = False
+
+
+def basket_of(household) -> Basket:
+    basket, _ = Basket.objects.get_or_create(household=household)
+    return basket
+
+
+def _expire_lines(basket, now):
+    BasketLine.objects.filter(basket=basket, expires_at__lte=now).delete()
+
+
+def _hold_until(session, now):
+    return now + timedelta(minutes=session.unit.activity.basket_hold_minutes)
+
+
+def change_cells(*, household, cells, actor, channel, bypass_deadline=False, now=None) -> list[CellChange]:
+    """Toggle several cells at once, all or nothing. `cells` is a list of (child, session_id).
+
+    A cell with a pending line loses it (the change is undone). Otherwise a booked cell gets a
+    "remove" line and a free cell an "add" line, which takes a place until it expires.
+    Children must belong to `household` (callers pass the household's own children).
+    """
+    now = _now(now)
+    for child, _ in cells:
+        if child.household_id != household.pk:
+            raise error("not_booked")
+    basket = basket_of(household)
+    changes = []
+    with capacity_transaction():
+        sessions = _lock_sessions([session_id for _, session_id in cells])
+        _expire_lines(basket, now)
+        for child, session_id in cells:
+            session = sessions.get(session_id)
+            if session is None:
+                raise error("not_booked")
+            existing = BasketLine.objects.filter(basket=basket, child=child, session=session).first()
+            if existing is not None:
+                existing.delete()
+                changes.append(CellChange(child=child, session=session, line=None, undone=True))
+                continue
+            booking = _holding_booking(child, session.pk)
+            if booking is not None:
+                _check_cancellable(booking, now, bypass_deadline)
+                line = BasketLine.objects.create(
+                    basket=basket,
+                    kind=LineKind.REMOVE,
+                    child=child,
+                    session=session,
+                    enrolment_id=booking.enrolment_id,
+                    booking=booking,
+                    price_cents=booking.price_cents,
+                    created_at=now,
+                    expires_at=_hold_until(session, now),
+                )
+            else:
+                enrolment = _check_bookable(child, session, now, bypass_deadline)
+                _check_place(session, now)
+                line = BasketLine.objects.create(
+                    basket=basket,
+                    kind=LineKind.ADD,
+                    child=child,
+                    session=session,
+                    enrolment=enrolment,
+                    price_cents=session.unit.price_cents,
+                    created_at=now,
+                    expires_at=_hold_until(session, now),
+                )
+            changes.append(CellChange(child=child, session=session, line=line))
+        basket.save(update_fields=["updated_at"])
+    return changes
+
+
+def toggle_cell(*, household, child, session_id, actor, channel, bypass_deadline=False, now=None) -> CellChange:
+    return change_cells(
+        household=household,
+        cells=[(child, session_id)],
+        actor=actor,
+        channel=channel,
+        bypass_deadline=bypass_deadline,
+        now=now,
+    )[0]
+
+
+def clear_basket(*, household, actor, channel) -> int:
+    """ "Tout supprimer": drop every pending change (frees the places at once)."""
+    deleted, _ = BasketLine.objects.filter(basket__household=household).delete()
+    return deleted
+
+
+def purge_expired_lines(*, now=None) -> int:
+    """Periodic clean-up. Expired lines already stopped counting by their timestamp; this only
+    removes them from the tables. Safe to run concurrently."""
+    deleted, _ = BasketLine.objects.filter(expires_at__lte=_now(now)).delete()
+    return deleted
+
+
+@dataclass
+class ConfirmResult:
+    booked: list = field(default_factory=list)
+    cancelled: list = field(default_factory=list)
+    left_for_payment: list = field(default_factory=list)  # prepaid lines, paid through the payment issue
+
+
+def _create_booking(*, child, session, enrolment, price_cents, actor, channel, now, household, note=""):
+    booking = Booking.objects.create(
+        child=child,
+        session=session,
+        enrolment=enrolment,
+        price_cents=price_cents,
+        channel=channel,
+        created_by=_user(actor),
+        created_at=now,
+    )
+    _audit(
+        "booking.created",
+        obj=booking,
+        household=household,
+        actor=actor,
+        channel=channel,
+        child=child,
+        session=session,
+        message_suffix=note,
+        after={"status": booking.status, "price_cents": price_cents},
+    )
+    return booking
+
+
+def _cancel_booking(booking, *, actor, channel, now, household, note=""):
+    before = {"status": booking.status}
+    booking.status = BookingStatus.CANCELLED
+    booking.cancelled_at = now
+    booking.cancelled_by = _user(actor)
+    booking.cancel_channel = channel
+    booking.save(update_fields=["status", "cancelled_at", "cancelled_by", "cancel_channel"])
+    _audit(
+        "booking.cancelled",
+        obj=booking,
+        household=household,
+        actor=actor,
+        channel=channel,
+        child=booking.child,
+        session=booking.session,
+        message_suffix=note,
+        before=before,
+        after={"status": booking.status},
+    )
+    return booking
+
+
+def confirm_basket(*, household, actor, channel, bypass_deadline=False, now=None) -> ConfirmResult:
+    """ "Valider": turn the pending changes of invoiced activities into bookings and cancellations.
+
+    All or nothing: if one line broke a rule meanwhile (its deadline passed), nothing is saved
+    and the family reads why. Lines of prepaid activities stay in the basket for "Payer".
+    Add lines already hold their place, so the count is not redone.
+    """
+    now = _now(now)
+    basket = basket_of(household)
+    result = ConfirmResult()
+    with capacity_transaction():
+        lines = list(
+            BasketLine.objects.filter(basket=basket, expires_at__gt=now)
+            .select_related("child", "booking", "booking__child")
+            .order_by("session__date", "session_id", "child_id")
+        )
+        if not lines:
+            raise error("empty_basket")
+        sessions = _lock_sessions([line.session_id for line in lines])
+        for line in lines:
+            session = sessions[line.session_id]
+            line.session = session
+            if session.unit.activity.payment_mode == PaymentMode.PREPAID and line.kind == LineKind.ADD:
+                result.left_for_payment.append(line)
+                continue
+            note = " (hors délai, par la Mairie)" if bypass_deadline and now >= _deadline(session) else ""
+            if line.kind == LineKind.ADD:
+                _check_bookable(line.child, session, now, bypass_deadline)
+                try:
+                    with transaction.atomic():
+                        booking = _create_booking(
+                            child=line.child,
+                            session=session,
+                            enrolment=line.enrolment,
+                            price_cents=line.price_cents,
+                            actor=actor,
+                            channel=channel,
+                            now=now,
+                            household=household,
+                            note=note,
+                        )
+                except IntegrityError as exc:  # booked meanwhile through another door
+                    raise error("already_booked") from exc
+                result.booked.append(booking)
+            else:
+                booking = Booking.objects.select_related("absence").get(pk=line.booking_id)
+                if booking.status not in HOLDING_STATUSES:
+                    raise error("not_booked")
+                _check_cancellable(booking, now, bypass_deadline)
+                booking.session = session
+                result.cancelled.append(
+                    _cancel_booking(booking, actor=actor, channel=channel, now=now, household=household, note=note)
+                )
+            line.delete()
+    if result.booked or result.cancelled:
+        emails.notify_basket_confirmed(household, result)
+    return result
+
+
+# --- Staff acting for a family -------------------------------------------------------------------
+
+
+def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None) -> Booking:
+    """Book at once for a family, bypassing deadlines (never capacity); the audit says so."""
+    now = _now(now)
+    with capacity_transaction():
+        session = _lock_sessions([session_id]).get(session_id)
+        if session is None:
+            raise error("not_booked")
+        if _holding_booking(child, session.pk) is not None:
+            raise error("already_booked")
+        enrolment = _check_bookable(child, session, now, bypass_deadline=True)
+        _check_place(session, now)
+        late = " (hors délai, par la Mairie)" if now >= _deadline(session) else ""
+        return _create_booking(
+            child=child,
+            session=session,
+            enrolment=enrolment,
+            price_cents=session.unit.price_cents,
+            actor=actor,
+            channel=channel,
+            now=now,
+            household=child.household,
+            note=late,
+        )
+
+
+def staff_cancel(*, booking, actor, channel=Channel.STAFF, reason="", now=None) -> Booking:
+    """Cancel a booking for a family, deadlines bypassed; paid bookings too (credit comes with billing)."""
+    now = _now(now)
+    with capacity_transaction():
+        _lock_sessions([booking.session_id])
+        fresh = Booking.objects.select_related("absence", "child__household", "session__unit__activity").get(
+            pk=booking.pk
+        )
+        if fresh.status not in HOLDING_STATUSES:
+            raise error("not_booked")
+        if fresh.status == BookingStatus.AWAITING_PAYMENT:
+            raise error("awaiting_payment")
+        note = f" – {reason.strip()}" if reason.strip() else ""
+        if now >= _deadline(fresh.session):
+            note = " (hors délai, par la Mairie)" + note
+        return _cancel_booking(fresh, actor=actor, channel=channel, now=now, household=fresh.child.household, note=note)
+
+
+# --- Semaine type -----------------------------------------------------------------------------------
+
+
+@dataclass
+class PatternResult:
+    added: list = field(default_factory=list)  # sessions put in the basket
+    refused: list = field(default_factory=list)  # (session, reason)
+    already: int = 0  # sessions already booked or pending
+
+
+def apply_weekly_pattern(
+    *, household, enrolment, start: date, end: date, actor, channel, bypass_deadline=False, now=None
+) -> PatternResult:
+    """Put in the basket every session of the enrolment's weekly pattern between start and end.
+
+    Sessions that cannot be booked (deadline passed, full, closed) are listed with the reason and
+    skipped; the others are added in one transaction.
+    """
+    now = _now(now)
+    period = enrolment.period
+    if start > end or start < period.start_date or end > period.end_date:
+        raise error("bad_range")
+    if enrolment.child.household_id != household.pk or enrolment.status != EnrolmentStatus.VALIDATED:
+        raise error("not_enrolled", child=enrolment.child.first_name, activity=enrolment.activity.name)
+    pattern = {(line.weekday, line.unit_id) for line in enrolment.weekly_pattern.all()}
+    result = PatternResult()
+    if not pattern:
+        return result
+    candidate_ids = [
+        session.pk
+        for session in Session.objects.filter(unit__activity_id=enrolment.activity_id, date__range=(start, end)).only(
+            "pk", "date", "unit_id"
+        )
+        if (session.date.weekday(), session.unit_id) in pattern
+    ]
+    basket = basket_of(household)
+    child = enrolment.child
+    with capacity_transaction():
+        sessions = _lock_sessions(candidate_ids)
+        _expire_lines(basket, now)
+        pending = set(BasketLine.objects.filter(basket=basket, child=child).values_list("session_id", flat=True))
+        booked = set(
+            Booking.objects.filter(child=child, session_id__in=candidate_ids, status__in=HOLDING_STATUSES).values_list(
+                "session_id", flat=True
+            )
+        )
+        for session_id in sorted(sessions, key=lambda pk: (sessions[pk].date, sessions[pk].unit.position)):
+            session = sessions[session_id]
+            if session_id in pending or session_id in booked:
+                result.already += 1
+                continue
+            try:
+                _check_bookable(child, session, now, bypass_deadline)
+                _check_place(session, now)
+            except BookingError as refusal:
+                result.refused.append((session, refusal.message))
+                continue
+            BasketLine.objects.create(
+                basket=basket,
+                kind=LineKind.ADD,
+                child=child,
+                session=session,
+                enrolment=enrolment,
+                price_cents=session.unit.price_cents,
+                created_at=now,
+                expires_at=_hold_until(session, now),
+            )
+            result.added.append(session)
+    return result
+
+
+# --- Absences ----------------------------------------------------------------------------------------
+
+
+def validate_certificate(upload):
+    if upload is None:
+        return
+    content_type = getattr(upload, "content_type", "")
+    head = upload.read(8)
+    upload.seek(0)
+    looks_right = head.startswith(b"%PDF") or head.startswith(b"\xff\xd8\xff") or head.startswith(b"\x89PNG")
+    if content_type not in CERTIFICATE_TYPES or not looks_right or upload.size > CERTIFICATE_MAX_BYTES:
+        raise error("bad_certificate")
+
+
+def _absence_status(reason, certificate_on, session_date, activity) -> str:
+    """The activity's rule: illness with a certificate filed within N days of the day is excused;
+    anything else is a "demande d'annulation" the service decides."""
+    if reason == AbsenceReason.ILLNESS and certificate_on is not None:
+        if certificate_on <= session_date + timedelta(days=activity.illness_certificate_days):
+            return AbsenceStatus.EXCUSED
+    return AbsenceStatus.PENDING
+
+
+def _audit_absence(action, absence, *, actor, channel, before=None, note=""):
+    booking = absence.booking
+    _audit(
+        action,
+        obj=absence,
+        household=absence.household,
+        actor=actor,
+        channel=channel,
+        child=booking.child,
+        session=booking.session,
+        message_suffix=f" – {absence.get_status_display()}{note}",
+        before=before,
+        after={"status": absence.status, "reason": absence.reason},
+    )
+
+
+def declare_absence(*, household, booking, reason, actor, channel, comment="", certificate=None, now=None) -> Absence:
+    """Declare an absence on a booked session whose cancellation deadline has passed (before the
+    deadline the family simply unticks it). The activity's rule makes it excused or pending."""
+    now = _now(now)
+    if reason not in AbsenceReason.values:
+        raise error("bad_reason")
+    validate_certificate(certificate)
+    with transaction.atomic():
+        fresh = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("child", "session__unit__activity__facility__town")
+            .get(pk=booking.pk)
+        )
+        if fresh.child.household_id != household.pk or fresh.status not in HOLDING_STATUSES:
+            raise error("not_booked")
+        if Absence.objects.filter(booking=fresh).exists():
+            raise error("has_absence")
+        if channel == Channel.WEB and now < _deadline(fresh.session):
+            raise error("absence_too_early")
+        activity = fresh.session.unit.activity
+        certificate_on = timezone.localtime(now).date() if certificate else None
+        absence = Absence(
+            booking=fresh,
+            household=household,
+            reason=reason,
+            comment=comment.strip(),
+            status=_absence_status(reason, certificate_on, fresh.session.date, activity),
+            channel=channel,
+            declared_by=_user(actor),
+            declared_at=now,
+            certificate_at=now if certificate else None,
+        )
+        if certificate:
+            absence.certificate = certificate
+        try:
+            absence.full_clean(exclude=["certificate", "booking", "household"])
+        except ValidationError as exc:
+            raise error("bad_certificate") from exc
+        absence.save()
+        _audit_absence("absence.declared", absence, actor=actor, channel=channel)
+        emails.notify_absence(absence, "declared")
+    return absence
+
+
+def add_certificate(*, absence, certificate, actor, channel, now=None) -> Absence:
+    """A medical certificate filed later: excuses a pending illness absence within the delay."""
+    now = _now(now)
+    validate_certificate(certificate)
+    if certificate is None:
+        raise error("bad_certificate")
+    with transaction.atomic():
+        fresh = (
+            Absence.objects.select_for_update(of=("self",))
+            .select_related("booking__child", "booking__session__unit__activity")
+            .get(pk=absence.pk)
+        )
+        if fresh.status != AbsenceStatus.PENDING:
+            raise error("absence_decided")
+        before = {"status": fresh.status}
+        fresh.certificate = certificate
+        fresh.certificate_at = now
+        session = fresh.booking.session
+        fresh.status = _absence_status(
+            fresh.reason, timezone.localtime(now).date(), session.date, session.unit.activity
+        )
+        fresh.save(update_fields=["certificate", "certificate_at", "status"])
+        _audit_absence("absence.certificate", fresh, actor=actor, channel=channel, before=before)
+    return fresh
+
+
+def decide_absence(*, absence, excused: bool, actor, note="", channel=Channel.STAFF, now=None) -> Absence:
+    """Staff decide a "demande d'annulation": excused (not billed) or billed. A refusal needs a reason."""
+    now = _now(now)
+    if not excused and not note.strip():
+        raise error("note_required")
+    with transaction.atomic():
+        fresh = (
+            Absence.objects.select_for_update(of=("self",))
+            .select_related("booking__child", "booking__session__unit__activity", "household")
+            .get(pk=absence.pk)
+        )
+        if fresh.status != AbsenceStatus.PENDING:
+            raise error("absence_decided")
+        before = {"status": fresh.status}
+        fresh.status = AbsenceStatus.EXCUSED if excused else AbsenceStatus.BILLED
+        fresh.decided_by = _user(actor)
+        fresh.decided_at = now
+        fresh.decision_note = note.strip()
+        fresh.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+        _audit_absence(
+            "absence.decided",
+            fresh,
+            actor=actor,
+            channel=channel,
+            before=before,
+            note=f" – {fresh.decision_note}" if fresh.decision_note else "",
+        )
+        emails.notify_absence(fresh, "decided")
+    return fresh
