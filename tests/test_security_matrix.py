@@ -7,9 +7,11 @@ is added — and the IDOR test fails if it takes an id kind this file does not k
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
+from portail.bookings.models import Absence, AbsenceReason, Booking
 from portail.catalog.models import Activity
 from portail.core.models import Channel
 from portail.enrolments.models import EnrolmentStatus
@@ -20,7 +22,9 @@ from tests.factories import (
     GroupFactory,
     HealthRecordFactory,
     PeriodFactory,
+    SessionFactory,
     StaffFactory,
+    UnitFactory,
     make_family,
 )
 from tests.urlwalk import routes
@@ -40,6 +44,8 @@ class Persona:
     person: object
     quotient: object
     enrolment: object
+    booking: object
+    absence: object
 
 
 def make_persona(email):
@@ -57,7 +63,13 @@ def make_persona(email):
     group = GroupFactory(activity=activity, capacity=5)
     enrolment = request_enrolment(child=child, period=period, group=group, actor=None, channel=Channel.WEB)
     assert enrolment.status == EnrolmentStatus.VALIDATED  # so every enrolment page (attestation too) exists
-    return Persona(household, guardian, child, request, person, quotient, enrolment)
+    # Planning: a booking on a past session, with a declared absence and its certificate file.
+    session = SessionFactory(unit=UnitFactory(activity=activity), date=period.start_date)
+    booking = Booking.objects.create(child=child, session=session, enrolment=enrolment, price_cents=1000)
+    absence = Absence(booking=booking, household=household, reason=AbsenceReason.ILLNESS)
+    absence.certificate.save("certificat.pdf", ContentFile(b"%PDF-1.4 test"), save=False)
+    absence.save()
+    return Persona(household, guardian, child, request, person, quotient, enrolment, booking, absence)
 
 
 # How to find, for each kind of id a family URL can take, the object of a given household.
@@ -71,6 +83,8 @@ FAMILY_OBJECT_KWARGS = {
     "quotient_id": lambda p: p.quotient.pk,
     "household_id": lambda p: p.household.pk,
     "enrolment_id": lambda p: p.enrolment.pk,
+    "booking_id": lambda p: p.booking.pk,
+    "absence_id": lambda p: p.absence.pk,
 }
 
 
@@ -97,7 +111,8 @@ def test_every_family_id_kind_is_known_to_the_idor_matrix():
     assert not unknown, f"Add these URL kwargs to FAMILY_OBJECT_KWARGS: {sorted(unknown)}"
 
 
-def test_another_households_ids_give_404_on_every_family_url(client):
+def test_another_households_ids_give_404_on_every_family_url(client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path  # the absence certificates are private files
     mine = make_persona("a@example.org")
     theirs = make_persona("b@example.org")
     client.force_login(mine.guardian.user)

@@ -2,9 +2,10 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.contrib.auth.views import redirect_to_login
 from django.contrib.messages import constants
 from django.contrib.messages.storage import default_storage
+
+from portail.accounts.redirects import login_redirect
 
 # The session stores when it started and when it was last used; writing "last used" at most
 # once a minute keeps the session table from being rewritten on every request.
@@ -40,6 +41,6 @@ class SessionTimeoutMiddleware:
         # This middleware runs before MessageMiddleware, so it stores the message itself.
         storage = default_storage(request)
         storage.add(constants.INFO, EXPIRED_MESSAGE)
-        response = redirect_to_login(request.get_full_path())
+        response = login_redirect(request)
         storage.update(response)
         return response

@@ -43,9 +43,22 @@ _CATALOG_WRITE = [
 _AUDIT = ["core.view_logentry"]
 _ENROLMENT_READ = ["enrolments.view_enrolment", "enrolments.view_weeklypattern"]
 _ENROLMENT_WRITE = ["enrolments.change_enrolment"]
+# Planning: staff book and cancel for a family (past deadlines, audited) and declare absences.
+_BOOKING_READ = ["bookings.view_booking"]
+_BOOKING_WRITE = ["bookings.change_booking", "bookings.add_absence"]
+# The absence queue shows reasons, comments and medical certificates: health-like data, so the
+# same roles as the health record (Gestionnaire, Administrateur).
+_ABSENCES = ["bookings.view_absence", "bookings.change_absence"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AGENT: _FAMILY_READ + _FAMILY_WRITE + _CATALOG_READ + _AUDIT + _ENROLMENT_READ + _ENROLMENT_WRITE,
+    AGENT: _FAMILY_READ
+    + _FAMILY_WRITE
+    + _CATALOG_READ
+    + _AUDIT
+    + _ENROLMENT_READ
+    + _ENROLMENT_WRITE
+    + _BOOKING_READ
+    + _BOOKING_WRITE,
     MANAGER: _FAMILY_READ
     + _FAMILY_WRITE
     + _HEALTH
@@ -53,8 +66,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _CATALOG_WRITE
     + _AUDIT
     + _ENROLMENT_READ
-    + _ENROLMENT_WRITE,
-    CASHIER: _FAMILY_READ + _CATALOG_READ + _AUDIT + _ENROLMENT_READ,
+    + _ENROLMENT_WRITE
+    + _BOOKING_READ
+    + _BOOKING_WRITE
+    + _ABSENCES,
+    CASHIER: _FAMILY_READ + _CATALOG_READ + _AUDIT + _ENROLMENT_READ + _BOOKING_READ,
     # Administrators also configure the town through the Django admin.
     ADMINISTRATOR: _FAMILY_READ
     + _FAMILY_WRITE
@@ -64,6 +80,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _AUDIT
     + _ENROLMENT_READ
     + _ENROLMENT_WRITE
+    + _BOOKING_READ
+    + _BOOKING_WRITE
+    + _ABSENCES
     + [
         "accounts.access_admin",
         "accounts.view_user",

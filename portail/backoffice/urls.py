@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("portail.backoffice.urls_households")),
     path("", include("portail.backoffice.urls_catalog")),
     path("", include("portail.backoffice.urls_enrolments")),
+    path("", include("portail.backoffice.urls_bookings")),
 ]

@@ -20,6 +20,7 @@ MESSAGES = {
     "empty_basket": "Aucune modification en cours.",
     "bad_certificate": "Le justificatif doit être un PDF, JPEG ou PNG de 5 Mo au plus.",
     "bad_reason": "Choisissez le motif de l'absence dans la liste.",
+    "overlap": "{child} a déjà « {other} » ce jour-là, qui a lieu aux mêmes heures que « {unit} ».",
     "note_required": "Indiquez le motif : il sera envoyé à la famille.",
 }
 

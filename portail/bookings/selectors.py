@@ -153,6 +153,8 @@ class Calendar:
     end: date
     days: list[date]
     children: list[ChildPlanning]
+    # Every active child with its mark, even when `child_id` filters the lines (the child filter).
+    everyone: list[ChildPlanning] = field(default_factory=list)
 
 
 # Distinct symbol and colour per child (seed 001: star, square, triangle…); colours pass AA on white.
@@ -199,15 +201,20 @@ def editable_reason(*, activity, booking, now, deadline, bypass_deadline) -> str
     return ""
 
 
-def household_calendar(household, *, start: date, end: date, child_id=None, now=None, bypass_deadline=False):
+def household_calendar(
+    household, *, start: date, end: date, child_id=None, now=None, bypass_deadline=False, basket_lines=None
+):
     """Every child's lines (one per validated enrolment and unit) over [start, end].
 
     Queries: children, enrolments (with activity, facility, town, period, group), units with
     their deadline rule, sessions with their places taken, bookings with absences, basket lines.
+    `basket_lines`: the household's unexpired lines already read (basket_summary(...).lines),
+    which spares the last query (the family planning page shows both).
     """
     now = now or timezone.now()
-    children = list(household.children.filter(is_active=True).order_by("birth_date", "first_name"))
-    marks = {child.pk: child_mark(index) for index, child in enumerate(children)}
+    all_children = list(household.children.filter(is_active=True).order_by("birth_date", "first_name"))
+    marks = {child.pk: child_mark(index) for index, child in enumerate(all_children)}
+    children = all_children
     if child_id is not None:
         children = [child for child in children if child.pk == child_id]
     child_ids = [child.pk for child in children]
@@ -235,12 +242,11 @@ def household_calendar(household, *, start: date, end: date, child_id=None, now=
             child_id__in=child_ids, session__date__range=(start, end), status__in=HOLDING_STATUSES
         ).select_related("absence")
     }
-    lines = {
-        (line.child_id, line.session_id): line
-        for line in BasketLine.objects.filter(
+    if basket_lines is None:
+        basket_lines = BasketLine.objects.filter(
             basket__household=household, expires_at__gt=now, session__date__range=(start, end)
         )
-    }
+    lines = {(line.child_id, line.session_id): line for line in basket_lines}
     days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
     by_child = defaultdict(list)
     for enrolment in enrolments:
@@ -259,9 +265,11 @@ def household_calendar(household, *, start: date, end: date, child_id=None, now=
                     cell.session, cell.booking, cell.line = session, booking, line
                     cell.deadline = deadline_for(unit.deadline_rule, day, town)
                     cell.state = _cell_state(cell, session, booking, line, left)
-                    if cell.state == "closed":
+                    if line is not None:
+                        cell.reason = ""  # a pending change can always be undone: it only frees what it held
+                    elif cell.state == "closed":
                         cell.reason = "Pas d'accueil ce jour-là"
-                    elif cell.state == "full" and line is None:
+                    elif cell.state == "full":
                         cell.reason = "Complet"
                     else:
                         cell.reason = editable_reason(
@@ -278,7 +286,10 @@ def household_calendar(household, *, start: date, end: date, child_id=None, now=
     for child in children:
         symbol, colour = marks[child.pk]
         plannings.append(ChildPlanning(child=child, symbol=symbol, colour=colour, rows=by_child.get(child.pk, [])))
-    return Calendar(start=start, end=end, days=days, children=plannings)
+    everyone = [
+        ChildPlanning(child=child, symbol=marks[child.pk][0], colour=marks[child.pk][1]) for child in all_children
+    ]
+    return Calendar(start=start, end=end, days=days, children=plannings, everyone=everyone)
 
 
 # --- Basket --------------------------------------------------------------------------------------

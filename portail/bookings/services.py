@@ -94,6 +94,16 @@ def _deadline(session):
     return deadline_for(unit.deadline_rule, session.date, unit.activity.facility.town)
 
 
+LATE_NOTE = " (hors délai, par la Mairie)"
+
+
+def _late(session, now, bypass_deadline) -> dict:
+    """Audit extras for a change made past the deadline thanks to the staff bypass."""
+    if bypass_deadline and now >= _deadline(session):
+        return {"note": LATE_NOTE, "after": {"past_deadline": True}}
+    return {"note": "", "after": {}}
+
+
 def _check_deadline(session, now, bypass_deadline):
     deadline = _deadline(session)
     if not bypass_deadline and now >= deadline:
@@ -137,6 +147,53 @@ def _check_bookable(child, session, now, bypass_deadline):
         raise error("session_cancelled", date=format_day(session.date), unit=session.unit.name)
     _check_deadline(session, now, bypass_deadline)
     return _enrolment_for(child, session)
+
+
+def _overlapping_unit_ids(unit) -> list[int]:
+    """The activity's other units whose hours overlap `unit` (Matin and Journée, say)."""
+    if unit.start_time is None or unit.end_time is None:
+        return []
+    return [
+        other.pk
+        for other in unit.activity.units.all()
+        if other.pk != unit.pk
+        and other.start_time is not None
+        and other.end_time is not None
+        and other.start_time < unit.end_time
+        and unit.start_time < other.end_time
+    ]
+
+
+def _check_no_overlap(child, session, now):
+    """A child cannot be booked twice at the same hour of the same activity: a booking (not being
+    cancelled in the basket) or a pending add line on an overlapping unit that day refuses it."""
+    unit_ids = _overlapping_unit_ids(session.unit)
+    if not unit_ids:
+        return
+    cancelling = BasketLine.objects.filter(child=child, kind=LineKind.REMOVE, expires_at__gt=now).values("booking_id")
+    clash = (
+        Booking.objects.filter(
+            child=child, session__date=session.date, session__unit_id__in=unit_ids, status__in=HOLDING_STATUSES
+        )
+        .exclude(pk__in=cancelling)
+        .select_related("session__unit")
+        .first()
+    )
+    if clash is None:
+        line = (
+            BasketLine.objects.filter(
+                child=child,
+                kind=LineKind.ADD,
+                expires_at__gt=now,
+                session__date=session.date,
+                session__unit_id__in=unit_ids,
+            )
+            .select_related("session__unit")
+            .first()
+        )
+        clash = line
+    if clash is not None:
+        raise error("overlap", child=child.first_name, other=clash.session.unit.name, unit=session.unit.name)
 
 
 def _check_cancellable(booking, now, bypass_deadline, *, by_staff=False):
@@ -224,6 +281,7 @@ def change_cells(*, household, cells, actor, channel, bypass_deadline=False, now
                 )
             else:
                 enrolment = _check_bookable(child, session, now, bypass_deadline)
+                _check_no_overlap(child, session, now)
                 _check_place(session, now)
                 line = BasketLine.objects.create(
                     basket=basket,
@@ -271,7 +329,7 @@ class ConfirmResult:
     left_for_payment: list = field(default_factory=list)  # prepaid lines, paid through the payment issue
 
 
-def _create_booking(*, child, session, enrolment, price_cents, actor, channel, now, household, note=""):
+def _create_booking(*, child, session, enrolment, price_cents, actor, channel, now, household, note="", extra=None):
     booking = Booking.objects.create(
         child=child,
         session=session,
@@ -290,12 +348,12 @@ def _create_booking(*, child, session, enrolment, price_cents, actor, channel, n
         child=child,
         session=session,
         message_suffix=note,
-        after={"status": booking.status, "price_cents": price_cents},
+        after={"status": booking.status, "price_cents": price_cents, **(extra or {})},
     )
     return booking
 
 
-def _cancel_booking(booking, *, actor, channel, now, household, note=""):
+def _cancel_booking(booking, *, actor, channel, now, household, note="", extra=None):
     before = {"status": booking.status}
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = now
@@ -312,75 +370,118 @@ def _cancel_booking(booking, *, actor, channel, now, household, note=""):
         session=booking.session,
         message_suffix=note,
         before=before,
-        after={"status": booking.status},
+        after={"status": booking.status, **(extra or {})},
     )
     return booking
+
+
+def _cell_error(refusal: BookingError, child, session) -> BookingError:
+    """The same refusal, naming the cell: a basket can hold a whole month of changes."""
+    return BookingError(f"{_describe(child, session)} : {refusal.message}", code=refusal.code)
+
+
+def _locked_booking(booking_id) -> Booking:
+    """The booking row, locked: an absence declared meanwhile is seen (hasattr queries it afresh)."""
+    return Booking.objects.select_for_update(of=("self",)).select_related("child__household").get(pk=booking_id)
 
 
 def confirm_basket(*, household, actor, channel, bypass_deadline=False, now=None) -> ConfirmResult:
     """ "Valider": turn the pending changes of invoiced activities into bookings and cancellations.
 
     All or nothing: if one line broke a rule meanwhile (its deadline passed), nothing is saved
-    and the family reads why. Lines of prepaid activities stay in the basket for "Payer".
-    Add lines already hold their place, so the count is not redone.
+    and the family reads why, with the cell named. Lines of prepaid activities stay in the basket
+    for "Payer". Add lines already hold their place, so the count is not redone. Expired lines
+    are ignored (they no longer hold anything). A line whose effect is already there (booked or
+    cancelled meanwhile by the Mairie) is simply dropped.
     """
     now = _now(now)
     basket = basket_of(household)
     result = ConfirmResult()
+    live = BasketLine.objects.filter(basket=basket, expires_at__gt=now)
     with capacity_transaction():
+        session_ids = list(live.values_list("session_id", flat=True))
+        if not session_ids:
+            raise error("empty_basket")
+        sessions = _lock_sessions(session_ids)
+        # Read the lines again under the locks: a concurrent "Valider" of the same basket may have used them.
         lines = list(
-            BasketLine.objects.filter(basket=basket, expires_at__gt=now)
-            .select_related("child", "booking", "booking__child")
+            live.filter(session_id__in=list(sessions))
+            .select_related("child", "enrolment")
             .order_by("session__date", "session_id", "child_id")
         )
         if not lines:
             raise error("empty_basket")
-        sessions = _lock_sessions([line.session_id for line in lines])
         for line in lines:
             session = sessions[line.session_id]
             line.session = session
             if session.unit.activity.payment_mode == PaymentMode.PREPAID and line.kind == LineKind.ADD:
                 result.left_for_payment.append(line)
                 continue
-            note = " (hors délai, par la Mairie)" if bypass_deadline and now >= _deadline(session) else ""
-            if line.kind == LineKind.ADD:
-                _check_bookable(line.child, session, now, bypass_deadline)
-                try:
-                    with transaction.atomic():
-                        booking = _create_booking(
-                            child=line.child,
-                            session=session,
-                            enrolment=line.enrolment,
-                            price_cents=line.price_cents,
-                            actor=actor,
-                            channel=channel,
-                            now=now,
-                            household=household,
-                            note=note,
-                        )
-                except IntegrityError as exc:  # booked meanwhile through another door
-                    raise error("already_booked") from exc
-                result.booked.append(booking)
-            else:
-                booking = Booking.objects.select_related("absence").get(pk=line.booking_id)
-                if booking.status not in HOLDING_STATUSES:
-                    raise error("not_booked")
-                _check_cancellable(booking, now, bypass_deadline)
-                booking.session = session
-                result.cancelled.append(
-                    _cancel_booking(booking, actor=actor, channel=channel, now=now, household=household, note=note)
+            confirm_line = _confirm_add if line.kind == LineKind.ADD else _confirm_remove
+            try:
+                booking = confirm_line(
+                    line,
+                    session,
+                    actor=actor,
+                    channel=channel,
+                    now=now,
+                    household=household,
+                    bypass_deadline=bypass_deadline,
                 )
+            except BookingError as refusal:
+                raise _cell_error(refusal, line.child, session) from refusal
+            if booking is not None:
+                (result.booked if line.kind == LineKind.ADD else result.cancelled).append(booking)
             line.delete()
     if result.booked or result.cancelled:
         emails.notify_basket_confirmed(household, result)
     return result
 
 
+def _confirm_add(line, session, *, actor, channel, now, household, bypass_deadline):
+    if _holding_booking(line.child, session.pk) is not None:
+        return None  # booked meanwhile by the Mairie: nothing left to do
+    _check_bookable(line.child, session, now, bypass_deadline)
+    late = _late(session, now, bypass_deadline)
+    try:
+        with transaction.atomic():
+            return _create_booking(
+                child=line.child,
+                session=session,
+                enrolment=line.enrolment,
+                price_cents=line.price_cents,
+                actor=actor,
+                channel=channel,
+                now=now,
+                household=household,
+                note=late["note"],
+                extra=late["after"],
+            )
+    except IntegrityError as exc:  # booked meanwhile through another door
+        raise error("already_booked") from exc
+
+
+def _confirm_remove(line, session, *, actor, channel, now, household, bypass_deadline):
+    booking = _locked_booking(line.booking_id)
+    if booking.status not in HOLDING_STATUSES:
+        return None  # cancelled meanwhile by the Mairie
+    booking.session = session
+    _check_cancellable(booking, now, bypass_deadline)
+    late = _late(session, now, bypass_deadline)
+    return _cancel_booking(
+        booking, actor=actor, channel=channel, now=now, household=household, note=late["note"], extra=late["after"]
+    )
+
+
 # --- Staff acting for a family -------------------------------------------------------------------
 
 
 def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None) -> Booking:
-    """Book at once for a family, bypassing deadlines (never capacity); the audit says so."""
+    """Book at once for a family, bypassing deadlines (never capacity); the audit says so.
+
+    The family's own pending change on that cell, if any, is superseded: its line is removed
+    first, so the place it held is not counted twice.
+    """
     now = _now(now)
     with capacity_transaction():
         session = _lock_sessions([session_id]).get(session_id)
@@ -389,8 +490,10 @@ def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None) -> 
         if _holding_booking(child, session.pk) is not None:
             raise error("already_booked")
         enrolment = _check_bookable(child, session, now, bypass_deadline=True)
+        BasketLine.objects.filter(basket__household_id=child.household_id, child=child, session=session).delete()
+        _check_no_overlap(child, session, now)
         _check_place(session, now)
-        late = " (hors délai, par la Mairie)" if now >= _deadline(session) else ""
+        late = _late(session, now, bypass_deadline=True)
         return _create_booking(
             child=child,
             session=session,
@@ -400,26 +503,36 @@ def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None) -> 
             channel=channel,
             now=now,
             household=child.household,
-            note=late,
+            note=late["note"],
+            extra=late["after"],
         )
 
 
 def staff_cancel(*, booking, actor, channel=Channel.STAFF, reason="", now=None) -> Booking:
-    """Cancel a booking for a family, deadlines bypassed; paid bookings too (credit comes with billing)."""
+    """Cancel a booking for a family, deadlines bypassed; paid bookings too (credit comes with billing).
+
+    A booking awaiting payment waits for the bank; one with a declared absence is decided in the
+    absence queue instead. The family's pending cancellation of it, if any, is done by this one.
+    """
     now = _now(now)
+    reason = reason.strip()
     with capacity_transaction():
-        _lock_sessions([booking.session_id])
-        fresh = Booking.objects.select_related("absence", "child__household", "session__unit__activity").get(
-            pk=booking.pk
-        )
+        sessions = _lock_sessions([booking.session_id])
+        fresh = _locked_booking(booking.pk)
         if fresh.status not in HOLDING_STATUSES:
             raise error("not_booked")
         if fresh.status == BookingStatus.AWAITING_PAYMENT:
             raise error("awaiting_payment")
-        note = f" – {reason.strip()}" if reason.strip() else ""
-        if now >= _deadline(fresh.session):
-            note = " (hors délai, par la Mairie)" + note
-        return _cancel_booking(fresh, actor=actor, channel=channel, now=now, household=fresh.child.household, note=note)
+        if Absence.objects.filter(booking=fresh).exists():
+            raise error("has_absence")
+        fresh.session = sessions.get(fresh.session_id) or fresh.session
+        BasketLine.objects.filter(booking=fresh).delete()
+        late = _late(fresh.session, now, bypass_deadline=True)
+        extra = {**late["after"], **({"reason": reason} if reason else {})}
+        note = late["note"] + (f" – {reason}" if reason else "")
+        return _cancel_booking(
+            fresh, actor=actor, channel=channel, now=now, household=fresh.child.household, note=note, extra=extra
+        )
 
 
 # --- Semaine type -----------------------------------------------------------------------------------
@@ -475,6 +588,7 @@ def apply_weekly_pattern(
                 continue
             try:
                 _check_bookable(child, session, now, bypass_deadline)
+                _check_no_overlap(child, session, now)
                 _check_place(session, now)
             except BookingError as refusal:
                 result.refused.append((session, refusal.message))

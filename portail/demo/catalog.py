@@ -101,6 +101,8 @@ class UnitSpec:
     price_cents: int
     calendar: dict
     deadline: str | None = None
+    # Places per session (Unit.capacity); None leaves the unit's value alone (seed_bench sets its own).
+    capacity: int | None = None
 
 
 @dataclass
@@ -117,6 +119,8 @@ class ActivitySpec:
     position: int = 0
     # Enrolment policy (Activity.validation_mode, requires_pre_enrolment, waiting_list_priority…).
     enrolment: dict = field(default_factory=dict)
+    # How long a ticked cell holds its place in the basket (Activity.basket_hold_minutes).
+    basket_hold_minutes: int = 20
 
 
 @dataclass
@@ -187,18 +191,28 @@ ACTIVITIES = [
             enrolment=MANUAL,
             name="Pommiers mercredis 2026-2027",
             type_slug="mercredis",
-            payment_mode=PaymentMode.PREPAID,
+            # Many towns bill Wednesdays monthly; the holiday centre below stays paid at booking.
+            payment_mode=PaymentMode.INVOICED,
+            basket_hold_minutes=30,
             periods=YEAR_PERIOD,
             groups=AGE_GROUPS,
             units=[
-                UnitSpec("Matin", UnitKind.MORNING, time(8, 30), time(12, 0), 400, WEDNESDAYS_IN_TERM, FRIDAY_NOON),
+                UnitSpec("Matin", UnitKind.MORNING, time(8, 30), time(12, 0), 400, WEDNESDAYS_IN_TERM, FRIDAY_NOON, 24),
                 UnitSpec(
-                    "Après-midi", UnitKind.AFTERNOON, time(13, 30), time(18, 0), 600, WEDNESDAYS_IN_TERM, FRIDAY_NOON
+                    "Après-midi",
+                    UnitKind.AFTERNOON,
+                    time(13, 30),
+                    time(18, 0),
+                    600,
+                    WEDNESDAYS_IN_TERM,
+                    FRIDAY_NOON,
+                    24,
                 ),
-                UnitSpec("Journée", UnitKind.DAY, time(8, 30), time(18, 0), 1000, WEDNESDAYS_IN_TERM, FRIDAY_NOON),
+                UnitSpec("Journée", UnitKind.DAY, time(8, 30), time(18, 0), 1000, WEDNESDAYS_IN_TERM, FRIDAY_NOON, 40),
             ],
             description="Le mercredi en période scolaire, à la demi-journée ou à la journée. Repas compris à la journée.",
-            price_info="Matin 4 €, après-midi 6 €, journée 10 € (tarifs de base avant quotient familial).",
+            price_info="Matin 4 €, après-midi 6 €, journée 10 € (tarifs de base avant quotient familial), "
+            "facturés chaque mois selon les journées réservées.",
             position=1,
         ),
     ),
@@ -212,7 +226,9 @@ ACTIVITIES = [
             payment_mode=PaymentMode.PREPAID,
             periods=HOLIDAYS,
             groups=AGE_GROUPS,
-            units=[UnitSpec("Journée", UnitKind.DAY, time(8, 30), time(18, 0), 1200, HOLIDAY_WEEKDAYS, FRIDAY_NOON)],
+            units=[
+                UnitSpec("Journée", UnitKind.DAY, time(8, 30), time(18, 0), 1200, HOLIDAY_WEEKDAYS, FRIDAY_NOON, 60)
+            ],
             description="Accueil à la journée pendant les vacances de la Toussaint, de Noël, d'hiver et de printemps.",
             price_info="12 € la journée, repas et goûter compris (tarif de base avant quotient familial).",
             position=2,
@@ -250,8 +266,9 @@ ACTIVITIES = [
             payment_mode=PaymentMode.INVOICED,
             periods=YEAR_PERIOD,
             groups=LEVEL_GROUPS,
+            basket_hold_minutes=30,
             units=[
-                UnitSpec("Matin", UnitKind.MORNING, time(7, 30), time(8, 30), 150, SCHOOL_TERM, DAY_BEFORE),
+                UnitSpec("Matin", UnitKind.MORNING, time(7, 30), time(8, 30), 150, SCHOOL_TERM, DAY_BEFORE, 60),
                 UnitSpec(
                     "Midi (accueil midi sans repas)",
                     UnitKind.LUNCH,
@@ -260,8 +277,9 @@ ACTIVITIES = [
                     100,
                     SCHOOL_TERM,
                     DAY_BEFORE,
+                    60,
                 ),
-                UnitSpec("Soir", UnitKind.EVENING, time(16, 30), time(18, 30), 250, SCHOOL_TERM, DAY_BEFORE),
+                UnitSpec("Soir", UnitKind.EVENING, time(16, 30), time(18, 30), 250, SCHOOL_TERM, DAY_BEFORE, 60),
             ],
             description="Accueil les lundis, mardis, jeudis et vendredis de classe, dans l'école de l'enfant.",
             price_info="Facturé chaque mois selon les présences réservées.",
@@ -277,7 +295,10 @@ ACTIVITIES = [
             payment_mode=PaymentMode.INVOICED,
             periods=YEAR_PERIOD,
             groups=[{"name": name, "capacity": 120} for name in SCHOOLS],
-            units=[UnitSpec("Repas", UnitKind.MEAL, time(11, 45), time(13, 30), 380, SCHOOL_TERM, TWO_WORKING_DAYS)],
+            basket_hold_minutes=30,
+            units=[
+                UnitSpec("Repas", UnitKind.MEAL, time(11, 45), time(13, 30), 380, SCHOOL_TERM, TWO_WORKING_DAYS, 150)
+            ],
             description="Repas du midi préparé par la cuisine centrale. Menus affichés dans chaque école.",
             price_info="3,80 € le repas (tarif de base avant quotient familial), facturé chaque mois.",
         ),
@@ -326,6 +347,7 @@ def ensure_activity(tally: Tally, catalog: Catalog, *, facility: Facility, spec:
             "price_info": spec.price_info,
             "is_published": True,
             "position": spec.position,
+            "basket_hold_minutes": spec.basket_hold_minutes,
             **ENROLMENT_DEFAULTS,
             **spec.enrolment,
         },
@@ -351,6 +373,7 @@ def ensure_activity(tally: Tally, catalog: Catalog, *, facility: Facility, spec:
                 "price_cents": unit_spec.price_cents,
                 "deadline_rule": catalog.rules[unit_spec.deadline] if unit_spec.deadline else None,
                 "position": position,
+                **({"capacity": unit_spec.capacity} if unit_spec.capacity is not None else {}),
             },
         )
         for _name, start, end, _opens, _closes in spec.periods:

@@ -1,4 +1,5 @@
-"""`load_demo`: the fictional town of Ville-Fleurie, its catalog, three families and one agent per role.
+"""`load_demo`: the fictional town of Ville-Fleurie, its catalog, three families (the Martins with enrolments,
+bookings and an excused absence) and one agent per role.
 
 Idempotent: every row is found by its natural key (slug, reference, e-mail, name) and only fields that
 differ are written, so a second run changes nothing, and a demo value changed by hand is put back
@@ -15,6 +16,7 @@ from portail.households.models import Household
 
 from .catalog import Catalog, ensure_catalog
 from .families import ensure_households, ensure_staff
+from .plannings import ensure_plannings
 from .upsert import Tally
 
 
@@ -32,6 +34,7 @@ def load_demo() -> DemoResult:
     catalog = ensure_catalog(tally)
     staff = ensure_staff(tally)
     households = ensure_households(tally, catalog)
+    ensure_plannings(tally, staff)
     if tally.changed:
         log_action(
             actor=None,

@@ -62,6 +62,23 @@ ACTION_LABELS = {
     "change_request.cancelled": "Demande annulée",
     "change_request.accepted": "Demande acceptée",
     "change_request.refused": "Demande refusée",
+    "enrolment.requested": "Demande d'inscription",
+    "enrolment.validated": "Inscription validée",
+    "enrolment.refused": "Inscription refusée",
+    "enrolment.cancelled": "Inscription annulée",
+    "enrolment.group_changed": "Changement de groupe",
+    "enrolment.pre_enrolment_accepted": "Pré-inscription acceptée",
+    "enrolment.offered": "Place proposée",
+    "enrolment.offer_accepted": "Place acceptée",
+    "enrolment.offer_declined": "Place refusée par la famille",
+    "enrolment.offer_expired": "Place proposée expirée",
+    "enrolment.waiting_list_reordered": "Liste d'attente réordonnée",
+    "booking.created": "Réservation",
+    "booking.cancelled": "Annulation de réservation",
+    "absence.declared": "Absence déclarée",
+    "absence.certificate": "Justificatif d'absence déposé",
+    "absence.decided": "Demande d'annulation décidée",
+    "absence_certificate.viewed": "Justificatif d'absence consulté",
 }
 
 CHILD_TARGET_KINDS = {RequestKind.UPDATE_CHILD, RequestKind.UPDATE_HEALTH, RequestKind.ADD_AUTHORIZED_PERSON}

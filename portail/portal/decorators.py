@@ -1,8 +1,8 @@
 from functools import wraps
 
-from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
+from portail.accounts.redirects import login_redirect
 from portail.households.models import HouseholdStatus
 from portail.households.selectors import household_for_user
 
@@ -18,7 +18,7 @@ def family_required(view=None, *, allow_pending: bool = False):
         @wraps(view_func)
         def wrapper(request, *args, **kwargs):
             if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                return login_redirect(request)
             household = household_for_user(request.user)
             if household is None:
                 return render(request, "portal/no_household.html", status=403)

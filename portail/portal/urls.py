@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("portail.portal.urls_family")),
     path("", include("portail.portal.urls_catalog")),
     path("", include("portail.portal.urls_enrolments")),
+    path("", include("portail.portal.urls_planning")),
 ]

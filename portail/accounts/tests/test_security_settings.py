@@ -101,6 +101,24 @@ def test_session_ends_after_30_minutes_idle(client):
     assert "_auth_user_id" not in client.session
 
 
+def test_htmx_call_after_timeout_sends_the_whole_page_to_login(client):
+    logged_in_family(client)
+    shift_session(client, SEEN_KEY, 31 * 60)
+    response = client.post(
+        reverse("portal:planning_toggle"),
+        {"child": 1, "session": 1},
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/planning/?vue=semaine"},
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == reverse("accounts:login") + "?next=/planning/%3Fvue%3Dsemaine"
+
+
+def test_htmx_call_without_session_gets_hx_redirect(client):
+    response = client.post(reverse("portal:planning_toggle"), {}, headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith(reverse("accounts:login"))
+
+
 def test_idle_timeout_follows_the_setting(client, settings):
     settings.SESSION_IDLE_TIMEOUT = 60
     logged_in_family(client)

@@ -177,16 +177,24 @@ def test_school_day_services_open_monday_tuesday_thursday_friday(demo):
     assert meal.deadline_rule.name == TWO_WORKING_DAYS and meal.price_cents == 380
 
 
-def test_wednesday_activity_is_prepaid_with_an_open_year_window(demo):
+def test_wednesday_activity_is_invoiced_with_an_open_year_window(demo):
     activity = Activity.objects.get(slug="pommiers-mercredis-2026-2027")
-    assert activity.payment_mode == "prepaid"
+    assert activity.payment_mode == "invoiced"  # billed monthly; the holiday centre stays paid at booking
+    assert Activity.objects.get(slug="pommiers-vacances-2026-2027").payment_mode == "prepaid"
     period = activity.periods.get()
     assert period.enrolment_opens_at.astimezone(PARIS).date() == date(2026, 6, 1)
     assert period.enrolment_closes_at.astimezone(PARIS).date() == date(2027, 6, 30)
     groups = {g.name: (g.min_age, g.max_age, g.capacity) for g in activity.groups.all()}
     assert groups == {"3-5 ans": (3, 5, 24), "6-11 ans": (6, 11, 36)}
-    units = {u.name: (u.price_cents, u.deadline_rule.name) for u in activity.units.select_related("deadline_rule")}
-    assert units["Journée"] == (1000, FRIDAY_NOON)
+    units = {
+        u.name: (u.price_cents, u.deadline_rule.name, u.capacity)
+        for u in activity.units.select_related("deadline_rule")
+    }
+    assert units == {
+        "Matin": (400, FRIDAY_NOON, 24),
+        "Après-midi": (600, FRIDAY_NOON, 24),
+        "Journée": (1000, FRIDAY_NOON, 40),
+    }
 
 
 def test_sports_school_has_three_trimesters_and_age_groups(demo):

@@ -126,7 +126,7 @@ def test_my_enrolments_show_each_state_with_its_marker_rank_offer_and_reason(fam
         f"Une place vous est proposée jusqu'au {expires:%d/%m/%Y à %H:%M}",
         "Dossier incomplet",
         "Annulée",
-        "Réservations : ",
+        "Réserver dans le planning",
         "Détail financier : ",
     ]:
         assert text in html, text
