@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from portail.bookings.models import Absence, AbsenceReason, Booking
+from portail.bookings.models import Absence, AbsenceReason, Booking, SessionWaitlistEntry
 from portail.catalog.models import Activity
 from portail.core.models import Channel
 from portail.enrolments.models import EnrolmentStatus
@@ -46,6 +46,7 @@ class Persona:
     enrolment: object
     booking: object
     absence: object
+    waitlist_entry: object
 
 
 def make_persona(email):
@@ -69,7 +70,11 @@ def make_persona(email):
     absence = Absence(booking=booking, household=household, reason=AbsenceReason.ILLNESS)
     absence.certificate.save("certificat.pdf", ContentFile(b"%PDF-1.4 test"), save=False)
     absence.save()
-    return Persona(household, guardian, child, request, person, quotient, enrolment, booking, absence)
+    # A waiting-list entry on a full session of the same activity.
+    entry = SessionWaitlistEntry.objects.create(
+        child=child, household=household, session=SessionFactory(unit=session.unit, date=period.end_date)
+    )
+    return Persona(household, guardian, child, request, person, quotient, enrolment, booking, absence, entry)
 
 
 # How to find, for each kind of id a family URL can take, the object of a given household.
@@ -85,6 +90,7 @@ FAMILY_OBJECT_KWARGS = {
     "enrolment_id": lambda p: p.enrolment.pk,
     "booking_id": lambda p: p.booking.pk,
     "absence_id": lambda p: p.absence.pk,
+    "entry_id": lambda p: p.waitlist_entry.pk,
 }
 
 

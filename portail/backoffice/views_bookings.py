@@ -112,7 +112,7 @@ def _actions(cell, activity) -> StaffActions:
         return StaffActions()
     booking = cell.booking
     if booking is None:
-        return StaffActions(book=cell.state != "full")
+        return StaffActions(book=cell.state not in ("full", "waitlisted"))
     free_of_absence = not hasattr(booking, "absence")
     confirmed = booking.status == BookingStatus.CONFIRMED
     return StaffActions(cancel=confirmed and free_of_absence, absence=confirmed and free_of_absence)
@@ -154,7 +154,7 @@ def household_planning(request, household_id):
     child_id = _child_filter(household, request.GET.get("enfant", ""))
     now = timezone.now()
     calendar = selectors.household_calendar(
-        household, start=start, end=end, child_id=child_id, now=now, bypass_deadline=True
+        household, start=start, end=end, child_id=child_id, now=now, bypass_deadline=True, waitlist_sizes=True
     )
     plannings = [(planning, _blocks(planning, calendar.days, now)) for planning in calendar.children]
     previous_month = (start - timedelta(days=1)).replace(day=1)

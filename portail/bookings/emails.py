@@ -1,4 +1,5 @@
-"""E-mails of the planning: the recap of validated changes, absences declared and decided.
+"""E-mails of the planning: the recap of validated changes, absences declared and decided, a place
+freed on a session the family waits for.
 
 Rendered and sent after the transaction commits (never for a rolled-back change, never while
 session rows are locked). Bodies live in templates/emails/bookings/.
@@ -8,9 +9,12 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from portail.households.models import Guardian
 from portail.organisations.models import Town
+
+from .selectors import format_day, format_deadline
 
 
 def household_addresses(household_id) -> list[str]:
@@ -42,3 +46,17 @@ def notify_basket_confirmed(household, result) -> None:
 def notify_absence(absence, event: str) -> None:
     context = {"absence": absence, "booking": absence.booking, "session": absence.booking.session}
     transaction.on_commit(lambda: _send(absence.household_id, f"absence_{event}", context), robust=True)
+
+
+def notify_waitlist_place(entry, session, deadline) -> None:
+    """ "Une place s'est libérée le …": the place is not kept, the first family that books it gets it."""
+    planning_url = f"{settings.SITE_URL}{reverse('portal:planning')}?vue=semaine&date={session.date.isoformat()}"
+    context = {
+        "child_name": entry.child.first_name,
+        "session": session,
+        "day": format_day(session.date),
+        "deadline": format_deadline(deadline),
+        "planning_url": planning_url,
+        "waitlist_url": f"{settings.SITE_URL}{reverse('portal:planning_waitlist')}",
+    }
+    transaction.on_commit(lambda: _send(entry.household_id, "waitlist_place", context), robust=True)

@@ -22,6 +22,12 @@ MESSAGES = {
     "bad_reason": "Choisissez le motif de l'absence dans la liste.",
     "overlap": "{child} a déjà « {other} » ce jour-là, qui a lieu aux mêmes heures que « {unit} ».",
     "note_required": "Indiquez le motif : il sera envoyé à la famille.",
+    "no_session": "Séance introuvable.",
+    "waitlist_off": "Pas de liste d'attente pour « {activity} » : choisissez un autre jour.",
+    "waitlist_not_full": "Il reste de la place le {date} ({unit}) : cochez la case dans le planning.",
+    "waitlist_already": "{child} est déjà sur la liste d'attente du {date} ({unit}).",
+    "waitlist_in_basket": "Cette séance est déjà dans vos modifications en cours : terminez-les pour la réserver.",
+    "waitlist_not_found": "Cette inscription sur liste d'attente n'est plus en cours.",
 }
 
 

@@ -180,3 +180,66 @@ class Absence(models.Model):
 
     def __str__(self):
         return f"Absence – {self.booking}"
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "En attente"
+    NOTIFIED = "notified", "Prévenue d'une place libre"
+    BOOKED = "booked", "Réservée"
+    WITHDRAWN = "withdrawn", "Retirée"
+    EXPIRED = "expired", "Expirée (délai passé)"
+
+
+# Statuses of an entry still waiting for (or told about) a place.
+LIVE_WAITLIST_STATUSES = (WaitlistStatus.WAITING, WaitlistStatus.NOTIFIED)
+
+
+class SessionWaitlistEntry(models.Model):
+    """A child waiting for a place on a full session ("liste d'attente"), for activities that offer it.
+
+    When a place frees up before the deadline, the first waiting families (by arrival) are told by
+    e-mail; the place is not kept for them: the first family that books it gets it.
+    """
+
+    child = models.ForeignKey(
+        "households.Child", on_delete=models.CASCADE, related_name="session_waitlist_entries", verbose_name="enfant"
+    )
+    session = models.ForeignKey(
+        "catalog.Session", on_delete=models.CASCADE, related_name="waitlist_entries", verbose_name="séance"
+    )
+    household = models.ForeignKey(
+        "households.Household",
+        on_delete=models.CASCADE,
+        related_name="session_waitlist_entries",
+        verbose_name="foyer",
+    )
+    status = models.CharField(
+        "état", max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING, db_index=True
+    )
+    channel = models.CharField("canal", max_length=10, choices=Channel.choices, default=Channel.WEB)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField("inscrite le", default=timezone.now)
+    notified_at = models.DateTimeField("prévenue le", null=True, blank=True)
+    closed_at = models.DateTimeField("close le", null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "inscription sur liste d'attente d'une séance"
+        verbose_name_plural = "listes d'attente des séances"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["child", "session"],
+                condition=models.Q(status__in=LIVE_WAITLIST_STATUSES),
+                name="one_live_waitlist_entry_per_child_session",
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "status", "created_at"], name="waitlist_session_queue")]
+
+    def __str__(self):
+        return f"Liste d'attente – {self.child} – {self.session}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_WAITLIST_STATUSES

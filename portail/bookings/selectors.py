@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -17,7 +17,16 @@ from portail.catalog.models import PaymentMode, Session, Unit
 from portail.core.models import LogEntry
 from portail.enrolments.models import Enrolment, EnrolmentStatus
 
-from .models import HOLDING_STATUSES, AbsenceStatus, Basket, BasketLine, Booking, LineKind
+from .models import (
+    HOLDING_STATUSES,
+    LIVE_WAITLIST_STATUSES,
+    AbsenceStatus,
+    Basket,
+    BasketLine,
+    Booking,
+    LineKind,
+    SessionWaitlistEntry,
+)
 
 MONTH_NAMES = [
     "janvier",
@@ -101,6 +110,7 @@ STATE_LABELS = {
     "absence_billed": "Absence facturée",
     "free": "Non réservée",
     "full": "Complet",
+    "waitlisted": "Sur liste d'attente",
     "closed": "Pas d'accueil",
 }
 
@@ -115,6 +125,9 @@ class Cell:
     deadline: datetime | None = None
     editable: bool = False
     reason: str = ""  # why the cell is read-only, for families
+    # Full, and the family may put the child on the session's waiting list (activity option, deadline).
+    waitlist_open: bool = False
+    waitlist_size: int | None = None  # live entries of the session (staff planning only)
 
     @property
     def label(self) -> str:
@@ -165,7 +178,7 @@ def child_mark(index: int) -> tuple[str, str]:
     return CHILD_MARKS[index % len(CHILD_MARKS)]
 
 
-def _cell_state(cell: Cell, session, booking, line, capacity_left) -> str:
+def _cell_state(cell: Cell, session, booking, line, capacity_left, waitlisted=False) -> str:
     if session.is_cancelled:
         return "closed"
     if line is not None:
@@ -182,7 +195,7 @@ def _cell_state(cell: Cell, session, booking, line, capacity_left) -> str:
             return "awaiting_payment"
         return "paid" if booking.paid_at else "booked"
     if capacity_left is not None and capacity_left <= 0:
-        return "full"
+        return "waitlisted" if waitlisted else "full"
     return "free"
 
 
@@ -201,15 +214,44 @@ def editable_reason(*, activity, booking, now, deadline, bypass_deadline) -> str
     return ""
 
 
+def _waitlisted_flag(child_id: int) -> str:
+    return f"waitlisted_{child_id}"
+
+
+def with_waitlists(queryset, child_ids, *, sizes=False):
+    """Annotate sessions, in the same query, with whether each child waits on them (one EXISTS per
+    child: a household has a handful) and, for staff, the number of live entries."""
+    ref = OuterRef("pk")
+    live = SessionWaitlistEntry.objects.filter(session=ref, status__in=LIVE_WAITLIST_STATUSES)
+    annotations = {_waitlisted_flag(child_id): Exists(live.filter(child_id=child_id)) for child_id in child_ids}
+    if sizes:
+        annotations["waitlist_size"] = Coalesce(
+            Subquery(
+                live.order_by().values("session").annotate(n=Count("pk")).values("n"), output_field=IntegerField()
+            ),
+            Value(0),
+        )
+    return queryset.annotate(**annotations) if annotations else queryset
+
+
 def household_calendar(
-    household, *, start: date, end: date, child_id=None, now=None, bypass_deadline=False, basket_lines=None
+    household,
+    *,
+    start: date,
+    end: date,
+    child_id=None,
+    now=None,
+    bypass_deadline=False,
+    basket_lines=None,
+    waitlist_sizes=False,
 ):
     """Every child's lines (one per validated enrolment and unit) over [start, end].
 
     Queries: children, enrolments (with activity, facility, town, period, group), units with
-    their deadline rule, sessions with their places taken, bookings with absences, basket lines.
-    `basket_lines`: the household's unexpired lines already read (basket_summary(...).lines),
-    which spares the last query (the family planning page shows both).
+    their deadline rule, sessions with their places taken and waiting lists, bookings with
+    absences, basket lines. `basket_lines`: the household's unexpired lines already read
+    (basket_summary(...).lines), which spares the last query (the family planning page shows both).
+    `waitlist_sizes`: count each session's waiting list too (staff planning).
     """
     now = now or timezone.now()
     all_children = list(household.children.filter(is_active=True).order_by("birth_date", "first_name"))
@@ -232,8 +274,10 @@ def household_calendar(
         .order_by("activity__name", "period__start_date")
     )
     unit_ids = [unit.pk for enrolment in enrolments for unit in enrolment.activity.units.all()]
-    sessions = with_places_taken(
-        Session.objects.filter(unit_id__in=unit_ids, date__range=(start, end)), now
+    sessions = with_waitlists(
+        with_places_taken(Session.objects.filter(unit_id__in=unit_ids, date__range=(start, end)), now),
+        child_ids,
+        sizes=waitlist_sizes,
     ).select_related(None)
     session_at = {(session.unit_id, session.date): session for session in sessions}
     bookings = {
@@ -264,13 +308,23 @@ def household_calendar(
                     left = None if capacity is None else capacity - session.booked - session.held
                     cell.session, cell.booking, cell.line = session, booking, line
                     cell.deadline = deadline_for(unit.deadline_rule, day, town)
-                    cell.state = _cell_state(cell, session, booking, line, left)
+                    waitlisted = getattr(session, _waitlisted_flag(enrolment.child_id), False)
+                    cell.state = _cell_state(cell, session, booking, line, left, waitlisted)
+                    cell.waitlist_size = getattr(session, "waitlist_size", None)
                     if line is not None:
                         cell.reason = ""  # a pending change can always be undone: it only frees what it held
                     elif cell.state == "closed":
                         cell.reason = "Pas d'accueil ce jour-là"
+                    elif cell.state == "waitlisted":
+                        cell.reason = "Complet : vous serez prévenus par e-mail si une place se libère"
                     elif cell.state == "full":
                         cell.reason = "Complet"
+                        cell.waitlist_open = (
+                            activity.session_waiting_list
+                            and activity.payment_mode != PaymentMode.AT_ENROLMENT
+                            and not bypass_deadline
+                            and now < cell.deadline
+                        )
                     else:
                         cell.reason = editable_reason(
                             activity=activity,
@@ -353,6 +407,26 @@ def basket_of(household) -> Basket:
 # --- History ---------------------------------------------------------------------------------------
 
 HISTORY_ACTIONS = ("booking.", "absence.")
+
+
+def household_waitlist(household, *, since: date):
+    """ "Mes listes d'attente": the household's entries on sessions from `since`, soonest first,
+    each with `rank` (its place among the live entries of the session, by arrival) when live."""
+    ahead = (
+        SessionWaitlistEntry.objects.filter(
+            session=OuterRef("session"), status__in=LIVE_WAITLIST_STATUSES, created_at__lt=OuterRef("created_at")
+        )
+        .order_by()
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        SessionWaitlistEntry.objects.filter(household=household, session__date__gte=since)
+        .select_related("child", "session__unit__activity")
+        .annotate(ahead=Coalesce(Subquery(ahead, output_field=IntegerField()), Value(0)))
+        .order_by("session__date", "session__unit__position", "child__first_name", "-created_at")
+    )
 
 
 def booking_history(household, *, since: date):

@@ -24,6 +24,7 @@ from . import emails
 from .errors import BookingError, error
 from .models import (
     HOLDING_STATUSES,
+    LIVE_WAITLIST_STATUSES,
     Absence,
     AbsenceReason,
     AbsenceStatus,
@@ -32,6 +33,8 @@ from .models import (
     Booking,
     BookingStatus,
     LineKind,
+    SessionWaitlistEntry,
+    WaitlistStatus,
 )
 from .selectors import format_day, format_deadline, places_taken
 
@@ -433,8 +436,10 @@ def confirm_basket(*, household, actor, channel, bypass_deadline=False, now=None
             if booking is not None:
                 (result.booked if line.kind == LineKind.ADD else result.cancelled).append(booking)
             line.delete()
+        _close_waitlist_entries_of(result.booked, now)
     if result.booked or result.cancelled:
         emails.notify_basket_confirmed(household, result)
+    _notify_waitlists_after_commit([booking.session for booking in result.cancelled])
     return result
 
 
@@ -494,7 +499,7 @@ def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None) -> 
         _check_no_overlap(child, session, now)
         _check_place(session, now)
         late = _late(session, now, bypass_deadline=True)
-        return _create_booking(
+        booking = _create_booking(
             child=child,
             session=session,
             enrolment=enrolment,
@@ -506,6 +511,8 @@ def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None) -> 
             note=late["note"],
             extra=late["after"],
         )
+        _close_waitlist_entries_of([booking], now)
+        return booking
 
 
 def staff_cancel(*, booking, actor, channel=Channel.STAFF, reason="", now=None) -> Booking:
@@ -530,9 +537,11 @@ def staff_cancel(*, booking, actor, channel=Channel.STAFF, reason="", now=None) 
         late = _late(fresh.session, now, bypass_deadline=True)
         extra = {**late["after"], **({"reason": reason} if reason else {})}
         note = late["note"] + (f" – {reason}" if reason else "")
-        return _cancel_booking(
+        cancelled = _cancel_booking(
             fresh, actor=actor, channel=channel, now=now, household=fresh.child.household, note=note, extra=extra
         )
+    _notify_waitlists_after_commit([cancelled.session])
+    return cancelled
 
 
 # --- Semaine type -----------------------------------------------------------------------------------
@@ -745,3 +754,249 @@ def decide_absence(*, absence, excused: bool, actor, note="", channel=Channel.ST
         )
         emails.notify_absence(fresh, "decided")
     return fresh
+
+
+# --- Liste d'attente des séances ---------------------------------------------------------------------
+# A full session answers "Complet"; where the activity offers it (Activity.session_waiting_list)
+# the family may put the child on the session's waiting list. Nothing is reserved: when places
+# free up before the deadline, the first waiting families (by arrival) are told by e-mail, and the
+# first family that books the place gets it.
+
+# A family told about a free place covers that place for this long: other waiting families are
+# told only if it is still free afterwards (so a second run of the job sends nothing new, and a
+# family that does not answer does not keep the others waiting until the deadline).
+WAITLIST_NOTICE_WINDOW = timedelta(hours=2)
+
+
+def _waitlist_session(session_id) -> Session:
+    session = (
+        Session.objects.filter(pk=session_id)
+        .select_related("unit__activity__facility__town", "unit__deadline_rule")
+        .first()
+    )
+    if session is None:
+        raise error("no_session")
+    return session
+
+
+def join_session_waitlist(*, household, child, session_id, actor, channel, now=None) -> SessionWaitlistEntry:
+    """Put `child` on the waiting list of a full session.
+
+    Only for an activity that offers it, a child who may book the session (validated enrolment,
+    before the deadline, session open) and a session that is really full right now. Nothing is
+    locked: joining takes no place (a place freed meanwhile is found by the notification job).
+    """
+    now = _now(now)
+    session = _waitlist_session(session_id)
+    activity = session.unit.activity
+    if child.household_id != household.pk:
+        raise error("not_enrolled", child=child.first_name, activity=activity.name)
+    if not activity.session_waiting_list:
+        raise error("waitlist_off", activity=activity.name)
+    what = {"date": format_day(session.date), "unit": session.unit.name}
+    with transaction.atomic():
+        _check_bookable(child, session, now, bypass_deadline=False)
+        if _holding_booking(child, session.pk) is not None:
+            raise error("already_booked")
+        if BasketLine.objects.filter(child=child, session=session, kind=LineKind.ADD, expires_at__gt=now).exists():
+            raise error("waitlist_in_basket")
+        live = SessionWaitlistEntry.objects.filter(child=child, session=session, status__in=LIVE_WAITLIST_STATUSES)
+        if live.exists():
+            raise error("waitlist_already", child=child.first_name, **what)
+        capacity = session.effective_capacity
+        if capacity is None or places_taken(session.pk, now) < capacity:
+            raise error("waitlist_not_full", **what)
+        try:
+            with transaction.atomic():
+                entry = SessionWaitlistEntry.objects.create(
+                    child=child,
+                    session=session,
+                    household=household,
+                    channel=channel,
+                    created_by=_user(actor),
+                    created_at=now,
+                )
+        except IntegrityError as exc:  # a double submission
+            raise error("waitlist_already", child=child.first_name, **what) from exc
+        _audit(
+            "booking.waitlist_joined",
+            obj=entry,
+            household=household,
+            actor=actor,
+            channel=channel,
+            child=child,
+            session=session,
+            after={"status": entry.status},
+        )
+    return entry
+
+
+def leave_session_waitlist(*, household, entry_id, actor, channel, now=None) -> SessionWaitlistEntry:
+    """ "Retirer": the family no longer waits for this session (an entry of its own, still live)."""
+    now = _now(now)
+    with transaction.atomic():
+        entry = (
+            SessionWaitlistEntry.objects.select_for_update(of=("self",))
+            .filter(pk=entry_id, household=household)
+            .select_related("child", "session__unit__activity")
+            .first()
+        )
+        if entry is None or not entry.is_live:
+            raise error("waitlist_not_found")
+        before = {"status": entry.status}
+        entry.status = WaitlistStatus.WITHDRAWN
+        entry.closed_at = now
+        entry.save(update_fields=["status", "closed_at"])
+        _audit(
+            "booking.waitlist_left",
+            obj=entry,
+            household=household,
+            actor=actor,
+            channel=channel,
+            child=entry.child,
+            session=entry.session,
+            before=before,
+            after={"status": entry.status},
+        )
+    return entry
+
+
+def _close_entries(entries, status, now) -> int:
+    ids = [entry.pk for entry in entries]
+    if not ids:
+        return 0
+    return SessionWaitlistEntry.objects.filter(pk__in=ids, status__in=LIVE_WAITLIST_STATUSES).update(
+        status=status, closed_at=now
+    )
+
+
+def _close_waitlist_entries_of(bookings, now) -> None:
+    """The children just booked no longer wait for these sessions. Skipped (no query) when none of
+    the activities offers a waiting list; the notification job closes any entry left behind."""
+    bookings = [booking for booking in bookings if booking.session.unit.activity.session_waiting_list]
+    if not bookings:
+        return
+    pairs = {(booking.child_id, booking.session_id) for booking in bookings}
+    candidates = SessionWaitlistEntry.objects.filter(
+        session_id__in={session_id for _, session_id in pairs},
+        child_id__in={child_id for child_id, _ in pairs},
+        status__in=LIVE_WAITLIST_STATUSES,
+    ).values_list("pk", "child_id", "session_id")
+    ids = [pk for pk, child_id, session_id in candidates if (child_id, session_id) in pairs]
+    if ids:
+        SessionWaitlistEntry.objects.filter(pk__in=ids).update(status=WaitlistStatus.BOOKED, closed_at=now)
+
+
+def _notify_waitlists_after_commit(sessions) -> None:
+    """Places were just freed: tell the waiting families once the cancellation is committed, not
+    five minutes later. The periodic job stays the safety net (places freed by expired basket
+    lines, a failure here)."""
+    session_ids = sorted({session.pk for session in sessions if session.unit.activity.session_waiting_list})
+    if session_ids:
+        transaction.on_commit(lambda: notify_session_waitlists(session_ids=session_ids), robust=True)
+
+
+@dataclass
+class WaitlistRun:
+    notified: list = field(default_factory=list)  # the entries told about a free place
+    expired: int = 0
+    booked: int = 0
+    requeued: int = 0  # told earlier, the place was taken: waiting again
+
+
+def notify_session_waitlists(*, now=None, session_ids=None) -> WaitlistRun:
+    """The periodic job (`notify_session_waitlists`, every 5 minutes), also run right after a
+    cancellation for its sessions.
+
+    For each session with live entries: past its deadline (or closed), the entries expire. Before
+    it, the entries of children booked meanwhile are closed, then as many waiting families as
+    there are free places (recounted, minus the places already announced in the last
+    WAITLIST_NOTICE_WINDOW) are told by e-mail, by arrival order, each entry once per freed
+    place. A family told about a place that someone else took waits again, in its rank, once the
+    session is full again and its notice window is over.
+
+    Each session is handled in its own transaction under its row lock, so two runs at once
+    (cron overlap, a cancellation meanwhile) take turns and the second finds the entries already
+    told: nobody gets two e-mails for one place.
+    """
+    now = _now(now)
+    live = SessionWaitlistEntry.objects.filter(status__in=LIVE_WAITLIST_STATUSES)
+    if session_ids is not None:
+        live = live.filter(session_id__in=list(session_ids))
+    run = WaitlistRun()
+    for session_id in list(live.order_by("session_id").values_list("session_id", flat=True).distinct()):
+        _notify_session(session_id, now, run)
+    return run
+
+
+def _notify_session(session_id, now, run: WaitlistRun) -> None:
+    with capacity_transaction():
+        session = _lock_sessions([session_id]).get(session_id)
+        if session is None:
+            return
+        entries = list(
+            SessionWaitlistEntry.objects.filter(session=session, status__in=LIVE_WAITLIST_STATUSES)
+            .select_related("child", "household")
+            .order_by("created_at", "pk")
+        )
+        if not entries:
+            return  # handled meanwhile by another run
+        deadline = _deadline(session)
+        if session.is_cancelled or now >= deadline:
+            run.expired += _close_entries(entries, WaitlistStatus.EXPIRED, now)
+            return
+        child_ids = [entry.child_id for entry in entries]
+        booked = set(
+            Booking.objects.filter(session=session, child_id__in=child_ids, status__in=HOLDING_STATUSES).values_list(
+                "child_id", flat=True
+            )
+        )
+        if booked:
+            run.booked += _close_entries([e for e in entries if e.child_id in booked], WaitlistStatus.BOOKED, now)
+            entries = [entry for entry in entries if entry.child_id not in booked]
+        # A child whose cell is already ticked holds a place: nothing to tell.
+        holding = set(
+            BasketLine.objects.filter(
+                session=session, child_id__in=child_ids, kind=LineKind.ADD, expires_at__gt=now
+            ).values_list("child_id", flat=True)
+        )
+        waiting = [e for e in entries if e.status == WaitlistStatus.WAITING and e.child_id not in holding]
+        capacity = session.effective_capacity
+        free = len(waiting) if capacity is None else capacity - places_taken(session.pk, now)
+        if capacity is not None and free <= 0:
+            # Full again: families told earlier who did not get the place wait again, in their rank.
+            missed = [
+                entry
+                for entry in entries
+                if entry.status == WaitlistStatus.NOTIFIED and entry.notified_at <= now - WAITLIST_NOTICE_WINDOW
+            ]
+            if missed:
+                SessionWaitlistEntry.objects.filter(pk__in=[entry.pk for entry in missed]).update(
+                    status=WaitlistStatus.WAITING
+                )
+                run.requeued += len(missed)
+            return
+        announced = sum(
+            1
+            for entry in entries
+            if entry.status == WaitlistStatus.NOTIFIED and entry.notified_at > now - WAITLIST_NOTICE_WINDOW
+        )
+        for entry in waiting[: max(0, free - announced)]:
+            entry.status = WaitlistStatus.NOTIFIED
+            entry.notified_at = now
+            entry.save(update_fields=["status", "notified_at"])
+            entry.session = session
+            _audit(
+                "booking.waitlist_notified",
+                obj=entry,
+                household=entry.household,
+                actor=None,
+                channel=Channel.SYSTEM,
+                child=entry.child,
+                session=session,
+                message_suffix=" – une place s'est libérée, famille prévenue par e-mail",
+                before={"status": WaitlistStatus.WAITING},
+                after={"status": entry.status},
+            )
+            emails.notify_waitlist_place(entry, session, deadline)
+            run.notified.append(entry)

@@ -114,6 +114,7 @@ class ActivityForm(forms.ModelForm):
             "capacity",
             "offer_delay_hours",
             "waiting_list_priority",
+            "session_waiting_list",
         ]
 
     def clean_offer_delay_hours(self):

@@ -116,6 +116,13 @@ class Activity(models.Model):
         choices=WaitingListPriority.choices,
         default=WaitingListPriority.ARRIVAL,
     )
+    # Planning: a family refused "Complet" on a session may wait for a place (bookings.SessionWaitlistEntry).
+    session_waiting_list = models.BooleanField(
+        "liste d'attente sur les séances complètes",
+        default=False,
+        help_text="Une famille qui trouve une séance complète peut s'inscrire sur sa liste d'attente : "
+        "elle est prévenue par e-mail quand une place se libère (la première qui réserve l'obtient).",
+    )
 
     class Meta:
         ordering = ["facility__position", "position", "name"]

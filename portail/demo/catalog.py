@@ -121,6 +121,8 @@ class ActivitySpec:
     enrolment: dict = field(default_factory=dict)
     # How long a ticked cell holds its place in the basket (Activity.basket_hold_minutes).
     basket_hold_minutes: int = 20
+    # A waiting list on full sessions (Activity.session_waiting_list).
+    session_waiting_list: bool = False
 
 
 @dataclass
@@ -194,6 +196,7 @@ ACTIVITIES = [
             # Many towns bill Wednesdays monthly; the holiday centre below stays paid at booking.
             payment_mode=PaymentMode.INVOICED,
             basket_hold_minutes=30,
+            session_waiting_list=True,
             periods=YEAR_PERIOD,
             groups=AGE_GROUPS,
             units=[
@@ -224,6 +227,7 @@ ACTIVITIES = [
             name="Pommiers vacances",
             type_slug="vacances",
             payment_mode=PaymentMode.PREPAID,
+            session_waiting_list=True,
             periods=HOLIDAYS,
             groups=AGE_GROUPS,
             units=[
@@ -348,6 +352,7 @@ def ensure_activity(tally: Tally, catalog: Catalog, *, facility: Facility, spec:
             "is_published": True,
             "position": spec.position,
             "basket_hold_minutes": spec.basket_hold_minutes,
+            "session_waiting_list": spec.session_waiting_list,
             **ENROLMENT_DEFAULTS,
             **spec.enrolment,
         },

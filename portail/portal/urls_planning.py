@@ -13,6 +13,13 @@ urlpatterns = [
     path("planning/valider/", views.planning_confirm, name="planning_confirm"),
     path("planning/historique/", views.planning_history, name="planning_history"),
     path("planning/semaine-type/<int:enrolment_id>/", views.planning_pattern, name="planning_pattern"),
+    path("planning/liste-attente/", views.planning_waitlist_join, name="planning_waitlist_join"),
+    path("planning/liste-attente/mes-demandes/", views.planning_waitlist, name="planning_waitlist"),
+    path(
+        "planning/liste-attente/<int:entry_id>/retirer/",
+        views.planning_waitlist_leave,
+        name="planning_waitlist_leave",
+    ),
     path("planning/absences/", views_absences.absences, name="absences"),
     path("planning/absences/declarer/<int:booking_id>/", views_absences.absence_new, name="absence_new"),
     path(

@@ -1,6 +1,6 @@
 """Family "Planning" pages: the calendar of every child, ticking cells into the basket of pending
-changes (htmx), the recap and its validation, the history and the weekly pattern (absences:
-views_absences.py).
+changes (htmx), the recap and its validation, the history, the weekly pattern and the waiting
+list of full sessions (absences: views_absences.py).
 
 Views parse, call one bookings service or selector, render. Every id is looked up inside
 request.household (another household's id is a 404); every rule lives in portail.bookings.
@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -124,13 +124,23 @@ EDITABLE_CELL = (
 READ_ONLY_CELL = (
     '<div class="{classes}" id="cell-{key}"><span class="cell-mark" aria-hidden="true">{mark}</span>'
     '<span class="visually-hidden">{name}, {day}, {unit} : {label}. {reason}</span>'
-    '<span class="cell-tip" aria-hidden="true">{label}. {reason}</span>{absence}</div>'
+    '<span class="cell-tip" aria-hidden="true">{label}. {reason}</span>{extra}</div>'
+)
+# A full session of an activity with a waiting list: the family can join it from the cell.
+WAITLIST_FORM = (
+    '<form method="post" action="{url}" hx-post="{url}" hx-target="#cell-{key}" hx-swap="outerHTML"'
+    ' hx-sync="this:drop" class="cell-waitlist">'
+    '<input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">'
+    '<input type="hidden" name="child" value="{child_id}"><input type="hidden" name="session" value="{session_id}">'
+    '<input type="hidden" name="next" value="{next_url}">'
+    '<button type="submit" class="cell-submit">Attente<span class="visually-hidden"> : m\'inscrire sur la liste'
+    " d'attente, {name}, {day}, {unit}</span></button></form>"
 )
 ABSENCE_LINK = (
     '<a class="cell-absence" href="{url}">Absence<span class="visually-hidden"> : déclarer une absence de'
     " {name}, {day}, {unit}</span></a>"
 )
-READ_ONLY_MARKS = {"full": "C", "closed": "–"}
+READ_ONLY_MARKS = {"full": "C", "waitlisted": "LA", "closed": "–"}
 # Booked (or paid) and past its deadline: an absence can be declared instead of unticking.
 ABSENCE_STATES = {"booked", "paid"}
 
@@ -163,12 +173,22 @@ def render_cell(planning, row, cell, *, now, next_url: str, csrf_token: str, tog
             action="Décocher" if cell.ticked else "Cocher",
             **common,
         )
-    absence = ""
+    extra = ""  # the absence link, or the waiting-list button
     if cell.booking is not None and cell.state in ABSENCE_STATES and cell.deadline and cell.deadline <= now:
         url = reverse("portal:absence_new", kwargs={"booking_id": cell.booking.pk})
-        absence = format_html(ABSENCE_LINK, url=url, name=common["name"], day=common["day"], unit=common["unit"])
+        extra = format_html(ABSENCE_LINK, url=url, name=common["name"], day=common["day"], unit=common["unit"])
+    elif cell.waitlist_open:
+        extra = format_html(
+            WAITLIST_FORM,
+            url=reverse("portal:planning_waitlist_join"),
+            csrf=csrf_token,
+            child_id=child.pk,
+            session_id=session.pk,
+            next_url=next_url,
+            **common,
+        )
     mark = planning.symbol if cell.booking is not None else READ_ONLY_MARKS.get(cell.state, "")
-    return format_html(READ_ONLY_CELL, mark=mark, label=cell.label, reason=cell.reason, absence=absence, **common)
+    return format_html(READ_ONLY_CELL, mark=mark, label=cell.label, reason=cell.reason, extra=extra, **common)
 
 
 def _table(planning, **render) -> ChildTable:
@@ -262,11 +282,12 @@ def _household_child(household, value):
     return child
 
 
-def _cell_fragment(request, household, child, session, *, error="", status=200):
+def _cell_fragment(request, household, child, session, *, error="", notice="", offer_waitlist=False, status=200):
     """The cell as the calendar shows it now, with the banner (and the message) swapped out of band.
 
     Rendered without the context processors (the fragment needs neither the town nor the user):
-    this answer is the hot path of an opening rush.
+    this answer is the hot path of an opening rush. `offer_waitlist`: the refusal was "Complet";
+    the message offers the waiting list when the cell (as it is now) allows joining it.
     """
     banner = _banner_context(household)
     now = timezone.now()
@@ -284,13 +305,26 @@ def _cell_fragment(request, household, child, session, *, error="", status=200):
             for child_row in child_planning.rows:
                 if child_row.cells[0].session is not None and child_row.cells[0].session.pk == session.pk:
                     planning, row, cell = child_planning, child_row, child_row.cells[0]
+    next_url = request.POST.get("next", "")
+    csrf_token = get_token(request)
+    waitlist = None
+    if offer_waitlist and cell is not None and cell.waitlist_open:
+        waitlist = {
+            "url": reverse("portal:planning_waitlist_join"),
+            "key": f"{child.pk}-{session.pk}",
+            "child": child,
+            "session_id": session.pk,
+            "day": selectors.format_day(session.date),
+            "next": next_url,
+            "csrf_token": csrf_token,
+        }
     context = {
-        "cell_html": render_cell(
-            planning, row, cell, now=now, next_url=request.POST.get("next", ""), csrf_token=get_token(request)
-        )
+        "cell_html": render_cell(planning, row, cell, now=now, next_url=next_url, csrf_token=csrf_token)
         if cell
         else "",
         "error": error,
+        "notice": notice,
+        "waitlist": waitlist,
         **banner,
     }
     return HttpResponse(render_to_string("portal/planning/_toggle_response.html", context), status=status)
@@ -312,7 +346,15 @@ def planning_toggle(request):
     except BookingError as refusal:
         if _is_htmx(request):
             session = Session.objects.filter(pk=session_id).only("date").first()
-            return _cell_fragment(request, household, child, session, error=refusal.message, status=409)
+            return _cell_fragment(
+                request,
+                household,
+                child,
+                session,
+                error=refusal.message,
+                offer_waitlist=refusal.code == "full",
+                status=409,
+            )
         messages.error(request, refusal.message)
         return _back_to_planning(request)
     if _is_htmx(request):
@@ -405,6 +447,9 @@ def planning_confirm(request):
 HISTORY_VERBS = {
     "booking.created": "Réservation",
     "booking.cancelled": "Annulation",
+    "booking.waitlist_joined": "Inscription sur liste d'attente",
+    "booking.waitlist_left": "Retrait de la liste d'attente",
+    "booking.waitlist_notified": "Place libérée",
     "absence.declared": "Absence déclarée",
     "absence.certificate": "Justificatif déposé",
     "absence.decided": "Absence traitée par la Mairie",
@@ -470,3 +515,70 @@ def planning_pattern(request, enrolment_id):
     if result is not None:
         context.update(_banner_context(request.household))
     return render(request, "portal/planning/pattern.html", context)
+
+
+# --- Liste d'attente des séances complètes -------------------------------------------------------------
+
+
+@require_POST
+@family_required
+def planning_waitlist_join(request):
+    """ "M'inscrire sur la liste d'attente" of a full session: htmx answers with the cell (now "Sur
+    liste d'attente") and the confirmation in the alert region; 409 with the reason when refused."""
+    household = request.household
+    child = _household_child(household, request.POST.get("child", ""))
+    session_id = request.POST.get("session", "")
+    if not session_id.isdigit():
+        raise Http404("Séance introuvable")
+    session = Session.objects.filter(pk=session_id).select_related("unit").only("date", "unit__name").first()
+    if session is None:
+        raise Http404("Séance introuvable")
+    try:
+        services.join_session_waitlist(
+            household=household, child=child, session_id=session.pk, actor=request.user, channel=Channel.WEB
+        )
+    except BookingError as refusal:
+        if _is_htmx(request):
+            return _cell_fragment(request, household, child, session, error=refusal.message, status=409)
+        messages.error(request, refusal.message)
+        return _back_to_planning(request, session.date)
+    notice = (
+        f"{child.first_name} est sur la liste d'attente du {selectors.format_day(session.date)} ({session.unit.name}). "
+        "Vous serez prévenus par e-mail si une place se libère avant le délai ; elle ne sera pas gardée : "
+        "la première famille qui la réserve l'obtient."
+    )
+    if _is_htmx(request):
+        return _cell_fragment(request, household, child, session, notice=notice)
+    messages.success(request, notice)
+    return _back_to_planning(request, session.date)
+
+
+@require_GET
+@family_required
+def planning_waitlist(request):
+    """ "Mes listes d'attente": the household's entries on sessions from today, with "Retirer"."""
+    today = timezone.localdate()
+    entries = list(selectors.household_waitlist(request.household, since=today))
+    items = [(entry, selectors.format_day(entry.session.date)) for entry in entries]
+    return render(request, "portal/planning/waitlist.html", {"items": items})
+
+
+@family_required
+def planning_waitlist_leave(request, entry_id):
+    # Scoped first: another household's entry is a 404 whatever the method.
+    if not request.household.session_waitlist_entries.filter(pk=entry_id).exists():
+        raise Http404("Inscription introuvable")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        entry = services.leave_session_waitlist(
+            household=request.household, entry_id=entry_id, actor=request.user, channel=Channel.WEB
+        )
+    except BookingError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request,
+            f"{entry.child.first_name} n'est plus sur la liste d'attente du {selectors.format_day(entry.session.date)}.",
+        )
+    return redirect("portal:planning_waitlist")

@@ -95,3 +95,31 @@ def test_query_count_does_not_grow_with_children_or_bookings(client):
     client.logout()
     large, _ = _month_queries(client, _family(4, 31))
     assert small == large <= BUDGET
+
+
+@pytest.mark.parametrize("children", [1, 4])
+def test_waiting_lists_fit_in_the_same_budget(client, django_assert_max_num_queries, children):
+    """Full sessions, some of which the children wait on: the waiting flags come with the sessions."""
+    from portail.bookings.models import SessionWaitlistEntry
+
+    setup = _family(children, 0)
+    setup.activity.session_waiting_list = True
+    setup.activity.save(update_fields=["session_waiting_list"])
+    full_days = setup.sessions[:10]
+    for session in full_days:
+        session.capacity = 0
+        session.save(update_fields=["capacity"])
+    SessionWaitlistEntry.objects.bulk_create(
+        SessionWaitlistEntry(child=child, household=setup.household, session=session)
+        for child in setup.children
+        for session in full_days[:5]
+    )
+    client.force_login(setup.guardian.user)
+    url = reverse("portal:planning") + "?vue=mois&date=2026-12-01"
+    client.get(url)
+    with django_assert_max_num_queries(BUDGET):
+        response = client.get(url)
+    page = response.content.decode()
+    assert page.count('class="cell state-waitlisted') == children * 5
+    assert page.count('class="cell state-full') == children * 5
+    assert page.count('class="cell-waitlist"') == children * 5

@@ -1,6 +1,7 @@
 """Staff catalog pages: permissions, ModelForms with audit, session generation, cancel and reopen."""
 
 import datetime as dt
+import html
 
 import pytest
 from django.db import connection
@@ -360,3 +361,28 @@ def test_saving_without_change_writes_no_audit_entry(manager_client):
         },
     )
     assert not LogEntry.objects.filter(action="catalog.group_changed").exists()
+
+
+def test_manager_turns_on_the_waiting_list_of_full_sessions(manager_client):
+    activity = ActivityFactory()
+    url = reverse("backoffice:catalog_edit", args=["activites", activity.pk])
+    page = html.unescape(manager_client.get(url).content.decode())
+    assert "Liste d'attente sur les séances complètes" in page and 'name="session_waiting_list"' in page
+    data = {
+        "facility": activity.facility_id,
+        "activity_type": activity.activity_type_id,
+        "name": activity.name,
+        "slug": activity.slug,
+        "payment_mode": activity.payment_mode,
+        "is_published": "on",
+        "position": "0",
+        "validation_mode": activity.validation_mode,
+        "capacity": "",
+        "offer_delay_hours": activity.offer_delay_hours,
+        "waiting_list_priority": activity.waiting_list_priority,
+        "session_waiting_list": "on",
+    }
+    response = manager_client.post(url, data)
+    assert response.status_code == 302
+    activity.refresh_from_db()
+    assert activity.session_waiting_list is True

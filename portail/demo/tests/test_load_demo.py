@@ -205,3 +205,12 @@ def test_sports_school_has_three_trimesters_and_age_groups(demo):
     assert activity.groups.filter(name="8/11 ans Badminton", min_age=8).exists()
     last = Session.objects.filter(unit__activity=activity).latest("date").date
     assert last - timedelta(days=7) < date(2027, 6, 30)
+
+
+def test_pommiers_activities_have_a_waiting_list_on_full_sessions(demo):
+    with_list = set(Activity.objects.filter(session_waiting_list=True).values_list("slug", flat=True))
+    assert with_list == {"pommiers-mercredis-2026-2027", "pommiers-vacances-2026-2027"}
+    Activity.objects.filter(slug="pommiers-vacances-2026-2027").update(session_waiting_list=False)
+    assert load_demo().tally.changed
+    assert Activity.objects.get(slug="pommiers-vacances-2026-2027").session_waiting_list is True
+    assert not load_demo().tally.changed
