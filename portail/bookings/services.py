@@ -243,6 +243,20 @@ def _hold_until(session, now):
     return now + timedelta(minutes=session.unit.activity.basket_hold_minutes)
 
 
+def _add_line(basket, child, session, enrolment, now) -> BasketLine:
+    """An "add" line: the price of the moment, holding its place until it expires."""
+    return BasketLine.objects.create(
+        basket=basket,
+        kind=LineKind.ADD,
+        child=child,
+        session=session,
+        enrolment=enrolment,
+        price_cents=session.unit.price_cents,
+        created_at=now,
+        expires_at=_hold_until(session, now),
+    )
+
+
 def change_cells(*, household, cells, actor, channel, bypass_deadline=False, now=None) -> list[CellChange]:
     """Toggle several cells at once, all or nothing. `cells` is a list of (child, session_id).
 
@@ -286,16 +300,7 @@ def change_cells(*, household, cells, actor, channel, bypass_deadline=False, now
                 enrolment = _check_bookable(child, session, now, bypass_deadline)
                 _check_no_overlap(child, session, now)
                 _check_place(session, now)
-                line = BasketLine.objects.create(
-                    basket=basket,
-                    kind=LineKind.ADD,
-                    child=child,
-                    session=session,
-                    enrolment=enrolment,
-                    price_cents=session.unit.price_cents,
-                    created_at=now,
-                    expires_at=_hold_until(session, now),
-                )
+                line = _add_line(basket, child, session, enrolment, now)
             changes.append(CellChange(child=child, session=session, line=line))
         basket.save(update_fields=["updated_at"])
     return changes
@@ -602,16 +607,7 @@ def apply_weekly_pattern(
             except BookingError as refusal:
                 result.refused.append((session, refusal.message))
                 continue
-            BasketLine.objects.create(
-                basket=basket,
-                kind=LineKind.ADD,
-                child=child,
-                session=session,
-                enrolment=enrolment,
-                price_cents=session.unit.price_cents,
-                created_at=now,
-                expires_at=_hold_until(session, now),
-            )
+            _add_line(basket, child, session, enrolment, now)
             result.added.append(session)
     return result
 
