@@ -21,8 +21,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from portail.accounts.models import User
-from portail.catalog.models import Activity, Facility
+from portail.catalog.models import Activity, Facility, PaymentMode, Unit
 from portail.core.errors import BusinessError
+from portail.enrolments.eligibility import check_group_band
+from portail.enrolments.models import Enrolment, EnrolmentStatus
+from portail.enrolments.services import REFERENCE_PREFIX
 from portail.households.models import (
     AuthorizedPerson,
     BenefitScheme,
@@ -55,6 +58,10 @@ ALLERGY_RATE = 0.10
 CARE_PLAN_RATE = 0.03  # PAI, always among the children with an allergy
 PENDING_REQUEST_RATE = 0.02
 MAX_CHILDREN = 4
+# Validated enrolments (QUALITY.md §4.1 rates), never more than a group's places.
+CANTEEN_RATE = 0.80  # of the children of the 9 bench schools, in their school's canteen
+PERISCOLAIRE_RATE = 0.40  # same schools, their périscolaire
+MERCREDIS_RATE = 0.25  # of every bench child, in one of the 3 bench centres' mercredis
 MAX_SCALE = 20
 
 
@@ -111,6 +118,8 @@ def seed_bench(*, scale: float, seed: int, reset: bool = False) -> BenchResult:
         seed_catalog(catalog, counts)
         rng = random.Random(seed)
         households = seed_households(rng=rng, scale=scale, catalog=catalog, counts=counts)
+        # Own random stream: adding or changing enrolments never changes the households above.
+        seed_enrolments(rng=random.Random(f"{seed}/enrolments"), catalog=catalog, counts=counts)
         counts["bookings"] = seed_bookings(rng=rng, scale=scale, catalog=catalog, households=households)
     return BenchResult(counts=+counts, seconds=time.perf_counter() - started, scale=scale, seed=seed)
 
@@ -124,7 +133,78 @@ def seed_catalog(catalog: Catalog, counts: Counter) -> None:
         ensure_facility(tally, catalog, values, position=position)
     for facility_slug, spec in D.bench_activities():
         ensure_activity(tally, catalog, facility=catalog.facilities[facility_slug], spec=spec)
+    set_unit_capacities()
     counts.update(tally.created)
+
+
+def set_unit_capacities() -> None:
+    """Places per session of the bench activities that are booked day by day: the facility's places,
+    i.e. the sum of the activity's groups (a Wednesday of a centre with groups of 48 and 72 → 120)."""
+    activities = (
+        Activity.objects.filter(slug__startswith=C.BENCH_SLUG_PREFIX)
+        .exclude(payment_mode=PaymentMode.AT_ENROLMENT)
+        .prefetch_related("groups")
+    )
+    for activity in activities:
+        places = sum(group.capacity or 0 for group in activity.groups.all()) or None
+        Unit.objects.filter(activity=activity).update(capacity=places)
+
+
+def seed_enrolments(*, rng: random.Random, catalog: Catalog, counts: Counter) -> int:
+    """Validated enrolments for the year: canteen and périscolaire of the child's school (bench schools),
+    mercredis in one of the 3 bench centres. Each child is placed in the first group whose age or level
+    band fits it (the enrolments' own eligibility rule), and a group never gets more children than its
+    places: at scale 1 the bench catalog's places, not the rates, are the limit."""
+    children = list(
+        Child.objects.filter(household__reference__startswith=C.BENCH_REFERENCE_PREFIX)
+        .select_related("school")
+        .order_by("pk")
+    )
+    activities = {
+        a.slug: a
+        for a in Activity.objects.filter(slug__startswith=C.BENCH_SLUG_PREFIX).prefetch_related("groups", "periods")
+    }
+    wanted: list[tuple[Child, Activity]] = []
+    by_school: dict[str, list[Child]] = {}
+    for child in children:
+        by_school.setdefault(child.school.name if child.school else "", []).append(child)
+    for school in D.BENCH_SCHOOLS:
+        pupils = by_school.get(school, [])
+        slug = D.slug_of(school)
+        for prefix, rate in (("restauration", CANTEEN_RATE), ("periscolaire", PERISCOLAIRE_RATE)):
+            activity = activities[f"{C.BENCH_SLUG_PREFIX}{prefix}-{slug}"]
+            wanted += [(child, activity) for child in rng.sample(pupils, round(len(pupils) * rate))]
+    centres = [activities[f"{C.BENCH_SLUG_PREFIX}mercredis-{D.slug_of(name)}"] for name in D.CENTRES]
+    for child in rng.sample(children, round(len(children) * MERCREDIS_RATE)):
+        wanted.append((child, rng.choice(centres)))
+
+    places: Counter = Counter()
+    enrolments = []
+    for child, activity in wanted:
+        period = activity.periods.all()[0]
+        for group in activity.groups.all():
+            if places[group.pk] < (group.capacity or 0) and not check_group_band(
+                child=child, period=period, group=group
+            ):
+                places[group.pk] += 1
+                created_at = _when(rng, paris(2026, 6, 1), 60)
+                enrolments.append(
+                    Enrolment(
+                        child=child,
+                        activity=activity,
+                        period=period,
+                        group=group,
+                        status=EnrolmentStatus.VALIDATED,
+                        created_at=created_at,
+                        decided_at=created_at + timedelta(days=2),
+                    )
+                )
+                break
+    enrolments = _bulk(Enrolment, enrolments, counts)
+    for enrolment in enrolments:  # the services' format, built from the primary key
+        enrolment.reference = f"{REFERENCE_PREFIX}-{enrolment.created_at.year}-{enrolment.pk:06d}"
+    Enrolment.objects.bulk_update(enrolments, ["reference"], batch_size=BATCH_SIZE)
+    return len(enrolments)
 
 
 def seed_bookings(*, rng: random.Random, scale: float, catalog: Catalog, households: list[Household]) -> int:
@@ -407,6 +487,9 @@ def bench_digest() -> str:
         ),
         ChangeRequest.objects.filter(household__reference__startswith=prefix).values_list(
             "household__reference", "kind", "status", "payload", "message", "submitted_at"
+        ),
+        Enrolment.objects.filter(child__household__reference__startswith=prefix).values_list(
+            "child__household__reference", "child__first_name", "activity__slug", "group__name", "status", "created_at"
         ),
     ]
     digest = hashlib.sha256()

@@ -311,6 +311,10 @@ def _slug(name: str) -> str:
     return slug
 
 
+# Public name for seed_bench, which finds the bench activities by their slugs.
+slug_of = _slug
+
+
 CENTRES = ["Les Tilleuls", "Les Cerisiers", "Les Érables"]
 SEJOURS = [
     ("Mini-camp nature Toussaint 2026", date(2026, 10, 26), date(2026, 10, 30), paris(2026, 9, 7), paris(2026, 10, 2)),

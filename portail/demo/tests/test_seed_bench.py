@@ -111,3 +111,24 @@ def test_catalog_names_fit_their_columns():
         assert all(len(group["name"]) <= limits["group"] for group in spec.groups)
         assert all(len(unit.name) <= limits["unit"] for unit in spec.units)
     assert len(specs) == 40
+
+
+def test_bench_children_hold_validated_enrolments_within_their_groups_places():
+    from django.db.models import Count
+
+    from portail.enrolments.eligibility import check_group_band
+    from portail.enrolments.models import Enrolment, EnrolmentStatus
+
+    result = seed_bench(scale=SCALE, seed=42)
+    enrolments = Enrolment.objects.filter(child__in=bench_children()).select_related("child", "group", "period")
+    assert enrolments.count() == result.counts["enrolments.Enrolment"] > 0
+    assert set(enrolments.values_list("status", flat=True)) == {EnrolmentStatus.VALIDATED}
+    assert all(e.reference and e.reference.startswith("INS-2026-") for e in enrolments)
+    assert not [e for e in enrolments if check_group_band(child=e.child, period=e.period, group=e.group)]
+    for group in Group.objects.filter(activity__slug__startswith="bench-").annotate(n=Count("enrolments")):
+        assert group.n <= (group.capacity or 0), group
+    slugs = set(enrolments.values_list("activity__slug", flat=True))
+    assert any(s.startswith("bench-mercredis-") for s in slugs)
+    assert any(s.startswith("bench-restauration-") for s in slugs)
+    # Sessions of the activities booked day by day have places: the facility's.
+    assert not Unit.objects.filter(activity__slug__startswith="bench-mercredis-", capacity__isnull=True).exists()
