@@ -64,7 +64,10 @@ def _lock_sessions(session_ids) -> dict[int, Session]:
     queryset = Session.objects.filter(pk__in=sorted(set(session_ids))).order_by("pk")
     if LOCKING_ENABLED:
         queryset = queryset.select_for_update(of=("self",))
-    return {session.pk: session for session in queryset.select_related("unit__activity__facility__town")}
+    return {
+        session.pk: session
+        for session in queryset.select_related("unit__activity__facility__town", "unit__deadline_rule")
+    }
 
 
 def _after_count():

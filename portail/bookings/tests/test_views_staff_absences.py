@@ -155,7 +155,6 @@ def test_certificate_download_is_an_attachment_and_logged(client, absences):
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="justificatif-absence-{older.pk}.pdf"'
     assert b"".join(response.streaming_content) == b"%PDF-1.4 certificat"
-    response.close()
     entry = LogEntry.objects.get(action="absence_certificate.viewed")
     assert (entry.household, entry.channel, entry.object_id) == (setup.household, Channel.STAFF, str(older.pk))
     # A staff read, not a change of the family's bookings: not in the family's "Historique".
