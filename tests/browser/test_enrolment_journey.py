@@ -2,10 +2,12 @@
 enrols Léa in "Pommiers mercredis" (manual validation) through the guided form, an agent validates
 the request from the staff queue, and the family finds it validated and downloads the attestation."""
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from playwright.sync_api import expect
 
@@ -16,6 +18,17 @@ from portail.enrolments.models import Enrolment, EnrolmentStatus
 from .test_family_journey import login_with_email, logout, open_menu_item
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# The demo's school year is fixed (2026-2027): pin the clock inside its enrolment window so the
+# journey does not depend on the day the suite runs.
+MONDAY = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+
+@pytest.fixture(autouse=True)
+def inside_the_enrolment_window():
+    with time_machine.travel(MONDAY, tick=True):
+        yield
+
 
 ACTIVITY = "Pommiers mercredis 2026-2027"
 AGENT_EMAIL = f"agent.accueil@{demo.DEMO_DOMAIN}"  # "Agent d'accueil": may change enrolments
