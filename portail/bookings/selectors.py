@@ -234,6 +234,43 @@ def with_waitlists(queryset, child_ids, *, sizes=False):
     return queryset.annotate(**annotations) if annotations else queryset
 
 
+def _fill_cell(cell, session, *, unit, activity, town, booking, line, left, waitlisted, now, bypass_deadline):
+    """Set a cell's state, deadline and editability. `left`: the places left (None: unlimited);
+    it and `waitlisted` only matter for a cell with neither booking nor pending line."""
+    cell.session, cell.booking, cell.line = session, booking, line
+    cell.deadline = deadline_for(unit.deadline_rule, cell.day, town)
+    cell.state = _cell_state(cell, session, booking, line, left, waitlisted)
+    cell.waitlist_size = getattr(session, "waitlist_size", None)
+    if line is not None:
+        cell.reason = ""  # a pending change can always be undone: it only frees what it held
+    elif cell.state == "closed":
+        cell.reason = "Pas d'accueil ce jour-là"
+    elif cell.state == "waitlisted":
+        cell.reason = "Complet : vous serez prévenus par e-mail si une place se libère"
+    elif cell.state == "full":
+        cell.reason = "Complet"
+        cell.waitlist_open = (
+            activity.session_waiting_list
+            and activity.payment_mode != PaymentMode.AT_ENROLMENT
+            and not bypass_deadline
+            and now < cell.deadline
+        )
+    else:
+        cell.reason = editable_reason(
+            activity=activity,
+            booking=booking,
+            now=now,
+            deadline=cell.deadline,
+            bypass_deadline=bypass_deadline,
+        )
+    cell.editable = not cell.reason
+
+
+def active_children(household) -> list:
+    """The household's active children in the calendar's order (which gives their marks)."""
+    return list(household.children.filter(is_active=True).order_by("birth_date", "first_name"))
+
+
 def household_calendar(
     household,
     *,
@@ -254,7 +291,7 @@ def household_calendar(
     `waitlist_sizes`: count each session's waiting list too (staff planning).
     """
     now = now or timezone.now()
-    all_children = list(household.children.filter(is_active=True).order_by("birth_date", "first_name"))
+    all_children = active_children(household)
     marks = {child.pk: child_mark(index) for index, child in enumerate(all_children)}
     children = all_children
     if child_id is not None:
@@ -302,38 +339,20 @@ def household_calendar(
                 cell = Cell(day=day)
                 session = session_at.get((unit.pk, day))
                 if session is not None and enrolment.period.start_date <= day <= enrolment.period.end_date:
-                    booking = bookings.get((enrolment.child_id, session.pk))
-                    line = lines.get((enrolment.child_id, session.pk))
                     capacity = session.capacity if session.capacity is not None else unit.capacity
-                    left = None if capacity is None else capacity - session.booked - session.held
-                    cell.session, cell.booking, cell.line = session, booking, line
-                    cell.deadline = deadline_for(unit.deadline_rule, day, town)
-                    waitlisted = getattr(session, _waitlisted_flag(enrolment.child_id), False)
-                    cell.state = _cell_state(cell, session, booking, line, left, waitlisted)
-                    cell.waitlist_size = getattr(session, "waitlist_size", None)
-                    if line is not None:
-                        cell.reason = ""  # a pending change can always be undone: it only frees what it held
-                    elif cell.state == "closed":
-                        cell.reason = "Pas d'accueil ce jour-là"
-                    elif cell.state == "waitlisted":
-                        cell.reason = "Complet : vous serez prévenus par e-mail si une place se libère"
-                    elif cell.state == "full":
-                        cell.reason = "Complet"
-                        cell.waitlist_open = (
-                            activity.session_waiting_list
-                            and activity.payment_mode != PaymentMode.AT_ENROLMENT
-                            and not bypass_deadline
-                            and now < cell.deadline
-                        )
-                    else:
-                        cell.reason = editable_reason(
-                            activity=activity,
-                            booking=booking,
-                            now=now,
-                            deadline=cell.deadline,
-                            bypass_deadline=bypass_deadline,
-                        )
-                    cell.editable = not cell.reason
+                    _fill_cell(
+                        cell,
+                        session,
+                        unit=unit,
+                        activity=activity,
+                        town=town,
+                        booking=bookings.get((enrolment.child_id, session.pk)),
+                        line=lines.get((enrolment.child_id, session.pk)),
+                        left=None if capacity is None else capacity - session.booked - session.held,
+                        waitlisted=getattr(session, _waitlisted_flag(enrolment.child_id), False),
+                        now=now,
+                        bypass_deadline=bypass_deadline,
+                    )
                 cells.append(cell)
             by_child[enrolment.child_id].append(Row(enrolment=enrolment, unit=unit, cells=cells))
     plannings = []
@@ -344,6 +363,111 @@ def household_calendar(
         ChildPlanning(child=child, symbol=marks[child.pk][0], colour=marks[child.pk][1]) for child in all_children
     ]
     return Calendar(start=start, end=end, days=days, children=plannings, everyone=everyone)
+
+
+UNKNOWN = object()  # household_cell: "not known by the caller, read it"
+
+
+def household_cell(
+    household,
+    child,
+    session_id,
+    *,
+    now=None,
+    bypass_deadline=False,
+    session=None,
+    enrolment=UNKNOWN,
+    booking=UNKNOWN,
+    line=UNKNOWN,
+    active_ids=None,
+):
+    """One cell of `household_calendar`, as (planning, row, cell) for `child` on `session_id`, or
+    None when the calendar has no line for it (child inactive, not enrolled that day, no session).
+
+    The htmx answer to a tick (the hot path of an opening rush): the same cell as the calendar
+    builds, in 4 small queries (5 when the places must be counted) instead of the household's
+    whole day. `child` belongs to `household`. `session`: the row already read with its unit,
+    activity, facility, town and deadline rule (the service's locked row), which spares a query;
+    likewise `enrolment` (a validated one covering the day: the row shows only its activity),
+    `booking` (the holding one, with its absence, or None) and `line` (the unexpired one, or None)
+    when the caller has just read or written them under the session's lock; `active_ids`: the
+    household's active children's ids in the calendar's order (active_children), for the mark.
+    """
+    now = now or timezone.now()
+    active = active_ids
+    if active is None:
+        active = [child.pk for child in active_children(household)]
+    if child.pk not in active:
+        return None
+    if session is None:
+        session = (
+            Session.objects.filter(pk=session_id)
+            .select_related("unit__deadline_rule", "unit__activity__facility__town")
+            .first()
+        )
+        if session is None:
+            return None
+    unit = session.unit
+    activity = unit.activity
+    if enrolment is UNKNOWN:
+        # The calendar's last row for this unit (its enrolments are ordered by period start).
+        enrolment = (
+            Enrolment.objects.filter(
+                child=child,
+                activity_id=activity.pk,
+                status=EnrolmentStatus.VALIDATED,
+                period__start_date__lte=session.date,
+                period__end_date__gte=session.date,
+            )
+            .order_by("-period__start_date", "-pk")
+            .first()
+        )
+    if enrolment is None:
+        return None
+    enrolment.activity = activity
+    # At most one of each (unique constraints): ordered by pk, which spares the models' joins.
+    if booking is UNKNOWN:
+        booking = (
+            Booking.objects.filter(child=child, session=session, status__in=HOLDING_STATUSES)
+            .select_related("absence")
+            .order_by("pk")
+            .first()
+        )
+    if line is UNKNOWN:
+        line = (
+            BasketLine.objects.filter(basket__household=household, child=child, session=session, expires_at__gt=now)
+            .order_by("pk")
+            .first()
+        )
+    left, waitlisted = None, False
+    capacity = session.effective_capacity
+    if line is None and booking is None and not session.is_cancelled and capacity is not None:
+        flag = _waitlisted_flag(child.pk)
+        counts = (
+            with_waitlists(with_places_taken(Session.objects.filter(pk=session.pk), now), [child.pk])
+            .values("booked", "held", flag)
+            .get()
+        )
+        left, waitlisted = capacity - counts["booked"] - counts["held"], counts[flag]
+    cell = Cell(day=session.date)
+    _fill_cell(
+        cell,
+        session,
+        unit=unit,
+        activity=activity,
+        town=activity.facility.town,
+        booking=booking,
+        line=line,
+        left=left,
+        waitlisted=waitlisted,
+        now=now,
+        bypass_deadline=bypass_deadline,
+    )
+    symbol, colour = child_mark(active.index(child.pk))
+    planning = ChildPlanning(child=child, symbol=symbol, colour=colour)
+    row = Row(enrolment=enrolment, unit=unit, cells=[cell])
+    planning.rows.append(row)
+    return planning, row, cell
 
 
 # --- Basket --------------------------------------------------------------------------------------
@@ -394,6 +518,28 @@ def basket_summary(household, *, now=None, with_lines=True) -> BasketSummary:
         removes=figures["removes"],
         cost_cents=0,
         expires_at=None,
+        has_prepaid=False,
+        has_invoiced=False,
+    )
+
+
+def basket_figures(household, *, now=None) -> BasketSummary:
+    """The banner's figures (counts, cost, hold time) for the htmx answer to a tick: the same as
+    basket_summary's, in one plain query of three columns (a basket holds a few dozen lines at
+    most; cheaper to compile than an aggregate). `lines` is empty and the payment modes unread."""
+    now = now or timezone.now()
+    rows = list(
+        BasketLine.objects.filter(basket__household=household, expires_at__gt=now)
+        .order_by()
+        .values_list("kind", "price_cents", "expires_at")
+    )
+    adds = sum(1 for kind, _, _ in rows if kind == LineKind.ADD)
+    return BasketSummary(
+        lines=[],
+        adds=adds,
+        removes=len(rows) - adds,
+        cost_cents=sum(price if kind == LineKind.ADD else -price for kind, price, _ in rows),
+        expires_at=min((expires for _, _, expires in rows), default=None),
         has_prepaid=False,
         has_invoiced=False,
     )

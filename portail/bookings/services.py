@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from portail.catalog.deadlines import deadline_for
@@ -155,51 +156,50 @@ def _check_bookable(child, session, now, bypass_deadline):
     return _enrolment_for(child, session)
 
 
-def _overlapping_unit_ids(unit) -> list[int]:
-    """The activity's other units whose hours overlap `unit` (Matin and Journée, say)."""
-    if unit.start_time is None or unit.end_time is None:
-        return []
-    return [
-        other.pk
-        for other in unit.activity.units.all()
-        if other.pk != unit.pk
-        and other.start_time is not None
-        and other.end_time is not None
-        and other.start_time < unit.end_time
-        and unit.start_time < other.end_time
-    ]
-
-
 def _check_no_overlap(child, session, now):
     """A child cannot be booked twice at the same hour of the same activity: a booking (not being
-    cancelled in the basket) or a pending add line on an overlapping unit that day refuses it."""
-    unit_ids = _overlapping_unit_ids(session.unit)
-    if not unit_ids:
+    cancelled in the basket) or a pending add line on an overlapping unit that day refuses it.
+
+    One query: the sessions that day of the activity's other units whose hours overlap, each with
+    the child's clashing booking and pending add line; a booking is named first, then the first
+    unit by position (as the calendar orders them)."""
+    unit = session.unit
+    if unit.start_time is None or unit.end_time is None:
         return
     cancelling = BasketLine.objects.filter(child=child, kind=LineKind.REMOVE, expires_at__gt=now).values("booking_id")
-    clash = (
-        Booking.objects.filter(
-            child=child, session__date=session.date, session__unit_id__in=unit_ids, status__in=HOLDING_STATUSES
-        )
+    bookings = (
+        Booking.objects.filter(child=child, session=OuterRef("pk"), status__in=HOLDING_STATUSES)
         .exclude(pk__in=cancelling)
-        .select_related("session__unit")
-        .first()
+        .order_by("pk")
+        .values("pk")[:1]
     )
-    if clash is None:
-        line = (
-            BasketLine.objects.filter(
-                child=child,
-                kind=LineKind.ADD,
-                expires_at__gt=now,
-                session__date=session.date,
-                session__unit_id__in=unit_ids,
-            )
-            .select_related("session__unit")
-            .first()
+    lines = (
+        BasketLine.objects.filter(child=child, session=OuterRef("pk"), kind=LineKind.ADD, expires_at__gt=now)
+        .order_by("pk")
+        .values("pk")[:1]
+    )
+    others = (
+        Session.objects.filter(
+            date=session.date,
+            unit__activity_id=unit.activity_id,
+            unit__start_time__lt=unit.end_time,
+            unit__end_time__gt=unit.start_time,
         )
-        clash = line
-    if clash is not None:
-        raise error("overlap", child=child.first_name, other=clash.session.unit.name, unit=session.unit.name)
+        .exclude(unit_id=unit.pk)
+        .annotate(clash_booking=Subquery(bookings), clash_line=Subquery(lines))
+        .order_by()
+        .values("unit__name", "unit__position", "clash_booking", "clash_line")
+    )
+    others = list(others)  # a unit or two
+    booked = [other for other in others if other["clash_booking"] is not None]
+    pending = [other for other in others if other["clash_line"] is not None]
+    if booked:
+        clash = min(booked, key=lambda other: (other["unit__position"], other["clash_booking"]))
+    elif pending:
+        clash = min(pending, key=lambda other: (other["unit__position"], other["clash_line"]))
+    else:
+        return
+    raise error("overlap", child=child.first_name, other=clash["unit__name"], unit=unit.name)
 
 
 def _check_cancellable(booking, now, bypass_deadline, *, by_staff=False):
@@ -213,9 +213,11 @@ def _check_cancellable(booking, now, bypass_deadline, *, by_staff=False):
 
 
 def _holding_booking(child, session_id):
+    # At most one (unique constraint): ordered by pk, which spares the model ordering's joins.
     return (
         Booking.objects.filter(child=child, session_id=session_id, status__in=HOLDING_STATUSES)
         .select_related("absence")
+        .order_by("pk")
         .first()
     )
 
@@ -275,12 +277,16 @@ def change_cells(*, household, cells, actor, channel, bypass_deadline=False, now
     changes = []
     with capacity_transaction():
         sessions = _lock_sessions([session_id for _, session_id in cells])
-        _expire_lines(basket, now)
         for child, session_id in cells:
             session = sessions.get(session_id)
             if session is None:
                 raise error("not_booked")
-            existing = BasketLine.objects.filter(basket=basket, child=child, session=session).first()
+            existing = BasketLine.objects.filter(basket=basket, child=child, session=session).order_by("pk").first()
+            if existing is not None and existing.expires_at <= now:
+                # An expired line no longer holds anything: the tick starts afresh. The basket's
+                # other expired lines are left to purge_expired_lines (they stop counting by timestamp).
+                existing.delete()
+                existing = None
             if existing is not None:
                 existing.delete()
                 changes.append(CellChange(child=child, session=session, line=None, undone=True))
@@ -305,7 +311,6 @@ def change_cells(*, household, cells, actor, channel, bypass_deadline=False, now
                 _check_place(session, now)
                 line = _add_line(basket, child, session, enrolment, now)
             changes.append(CellChange(child=child, session=session, line=line))
-        basket.save(update_fields=["updated_at"])
     return changes
 
 

@@ -275,36 +275,50 @@ def _back_to_planning(request, day: date | None = None):
     return redirect(f"{url}?date={day.isoformat()}" if day else url)
 
 
-def _household_child(household, value):
-    child = household.children.filter(pk=value, is_active=True).first() if str(value).isdigit() else None
+def _household_child(household, value, active_children=None):
+    """The household's active child `value` (404 otherwise), among `active_children` when read."""
+    if not str(value).isdigit():
+        child = None
+    elif active_children is not None:
+        child = next((each for each in active_children if each.pk == int(value)), None)
+    else:
+        child = household.children.filter(pk=value, is_active=True).first()
     if child is None:
         raise Http404("Enfant introuvable")
     return child
 
 
-def _cell_fragment(request, household, child, session, *, error="", notice="", offer_waitlist=False, status=200):
+def _cell_fragment(
+    request,
+    household,
+    child,
+    session,
+    *,
+    error="",
+    notice="",
+    offer_waitlist=False,
+    status=200,
+    change=None,
+    active_ids=None,
+):
     """The cell as the calendar shows it now, with the banner (and the message) swapped out of band.
 
     Rendered without the context processors (the fragment needs neither the town nor the user):
     this answer is the hot path of an opening rush. `offer_waitlist`: the refusal was "Complet";
     the message offers the waiting list when the cell (as it is now) allows joining it.
+    `change`: what the service just did to the cell (its locked session, the line it wrote or
+    removed), which spares reading them again; `active_ids`: the household's active children's ids
+    in the calendar's order, when already read.
     """
-    banner = _banner_context(household)
     now = timezone.now()
-    planning = row = cell = None  # a session the child has no line for: only the message
+    summary = selectors.basket_figures(household, now=now)
+    banner = {"summary": summary, "cost": format_euros(summary.cost_cents)}
+    found = None
     if session is not None:
-        calendar = selectors.household_calendar(
-            household,
-            start=session.date,
-            end=session.date,
-            now=now,
-            child_id=child.pk,
-            basket_lines=banner["summary"].lines,
+        found = selectors.household_cell(
+            household, child, session.pk, now=now, active_ids=active_ids, **_known_cell(change)
         )
-        for child_planning in calendar.children:
-            for child_row in child_planning.rows:
-                if child_row.cells[0].session is not None and child_row.cells[0].session.pk == session.pk:
-                    planning, row, cell = child_planning, child_row, child_row.cells[0]
+    planning, row, cell = found or (None, None, None)  # a session the child has no line for: only the message
     next_url = request.POST.get("next", "")
     csrf_token = get_token(request)
     waitlist = None
@@ -330,12 +344,27 @@ def _cell_fragment(request, household, child, session, *, error="", notice="", o
     return HttpResponse(render_to_string("portal/planning/_toggle_response.html", context), status=status)
 
 
+def _known_cell(change) -> dict:
+    """What a tick's CellChange tells household_cell about the cell, as its keyword arguments."""
+    if change is None:
+        return {}
+    known = {"session": change.session, "line": change.line}  # None: the tick undid the line
+    if change.line is not None and change.line.kind == LineKind.ADD:
+        # The service found no holding booking and read a validated enrolment covering the day.
+        known.update(enrolment=change.line.enrolment, booking=None)
+    elif change.line is not None:
+        known["booking"] = change.line.booking  # the holding booking, with its absence
+    return known
+
+
 @require_POST
 @family_required
 def planning_toggle(request):
     """Tick or untick one cell: 200 with the cell (and the banner), 409 with the reason."""
     household = request.household
-    child = _household_child(household, request.POST.get("child", ""))
+    children = selectors.active_children(household)  # one query: the child and the marks' order
+    child = _household_child(household, request.POST.get("child", ""), children)
+    active_ids = [each.pk for each in children]
     session_id = request.POST.get("session", "")
     if not session_id.isdigit():
         raise Http404("Séance introuvable")
@@ -354,11 +383,12 @@ def planning_toggle(request):
                 error=refusal.message,
                 offer_waitlist=refusal.code == "full",
                 status=409,
+                active_ids=active_ids,
             )
         messages.error(request, refusal.message)
         return _back_to_planning(request)
     if _is_htmx(request):
-        return _cell_fragment(request, household, child, change.session)
+        return _cell_fragment(request, household, child, change.session, change=change, active_ids=active_ids)
     messages.success(request, _change_message(change))
     return _back_to_planning(request, change.session.date)
 
