@@ -11,23 +11,14 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from portail.households.models import Guardian
+from portail.households.selectors import guardian_addresses
 from portail.organisations.models import Town
 
 from .selectors import format_day, format_deadline
 
 
-def household_addresses(household_id) -> list[str]:
-    return list(
-        Guardian.objects.filter(household_id=household_id)
-        .exclude(email="")
-        .order_by("-is_payer", "pk")
-        .values_list("email", flat=True)
-    )
-
-
 def _send(household_id, name, context):
-    recipients = household_addresses(household_id)
+    recipients = guardian_addresses(household_id)
     if not recipients:
         return
     context = {"town": Town.current(), "site_url": settings.SITE_URL, **context}

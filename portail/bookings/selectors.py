@@ -21,7 +21,6 @@ from .models import (
     HOLDING_STATUSES,
     LIVE_WAITLIST_STATUSES,
     AbsenceStatus,
-    Basket,
     BasketLine,
     Booking,
     LineKind,
@@ -484,42 +483,34 @@ class BasketSummary:
     has_invoiced: bool
 
 
+def _summary(rows, *, lines=(), modes=frozenset()) -> BasketSummary:
+    """Counts, cost and first expiry from (kind, price_cents, expires_at) rows."""
+    adds = sum(1 for kind, _, _ in rows if kind == LineKind.ADD)
+    return BasketSummary(
+        lines=list(lines),
+        adds=adds,
+        removes=len(rows) - adds,
+        cost_cents=sum(price if kind == LineKind.ADD else -price for kind, price, _ in rows),
+        expires_at=min((expires for _, _, expires in rows), default=None),
+        has_prepaid=PaymentMode.PREPAID in modes,
+        has_invoiced=PaymentMode.INVOICED in modes,
+    )
+
+
 def basket_summary(household, *, now=None, with_lines=True) -> BasketSummary:
     """The banner ("N réservations en attente, N annulations", "Coût de la période") and the recap."""
+    if not with_lines:
+        return basket_figures(household, now=now)
     now = now or timezone.now()
-    queryset = BasketLine.objects.filter(basket__household=household, expires_at__gt=now)
-    if with_lines:
-        lines = list(
-            queryset.select_related("child", "session__unit__activity", "enrolment").order_by(
-                "session__date", "session__unit__position", "child__first_name"
-            )
-        )
-        adds = sum(1 for line in lines if line.kind == LineKind.ADD)
-        removes = len(lines) - adds
-        cost = sum(line.price_cents if line.kind == LineKind.ADD else -line.price_cents for line in lines)
-        modes = {line.session.unit.activity.payment_mode for line in lines}
-        expires = min((line.expires_at for line in lines), default=None)
-        return BasketSummary(
-            lines=lines,
-            adds=adds,
-            removes=removes,
-            cost_cents=cost,
-            expires_at=expires,
-            has_prepaid=PaymentMode.PREPAID in modes,
-            has_invoiced=PaymentMode.INVOICED in modes,
-        )
-    figures = queryset.aggregate(
-        adds=Count("pk", filter=Q(kind=LineKind.ADD)),
-        removes=Count("pk", filter=Q(kind=LineKind.REMOVE)),
+    lines = list(
+        BasketLine.objects.filter(basket__household=household, expires_at__gt=now)
+        .select_related("child", "session__unit__activity", "enrolment")
+        .order_by("session__date", "session__unit__position", "child__first_name")
     )
-    return BasketSummary(
-        lines=[],
-        adds=figures["adds"],
-        removes=figures["removes"],
-        cost_cents=0,
-        expires_at=None,
-        has_prepaid=False,
-        has_invoiced=False,
+    return _summary(
+        [(line.kind, line.price_cents, line.expires_at) for line in lines],
+        lines=lines,
+        modes={line.session.unit.activity.payment_mode for line in lines},
     )
 
 
@@ -533,21 +524,7 @@ def basket_figures(household, *, now=None) -> BasketSummary:
         .order_by()
         .values_list("kind", "price_cents", "expires_at")
     )
-    adds = sum(1 for kind, _, _ in rows if kind == LineKind.ADD)
-    return BasketSummary(
-        lines=[],
-        adds=adds,
-        removes=len(rows) - adds,
-        cost_cents=sum(price if kind == LineKind.ADD else -price for kind, price, _ in rows),
-        expires_at=min((expires for _, _, expires in rows), default=None),
-        has_prepaid=False,
-        has_invoiced=False,
-    )
-
-
-def basket_of(household) -> Basket:
-    basket, _ = Basket.objects.get_or_create(household=household)
-    return basket
+    return _summary(rows)
 
 
 # --- History ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 
-from portail.households.models import Guardian
+from portail.households.selectors import guardian_addresses
 from portail.organisations.models import Town
 
 from .selectors import waiting_rank
@@ -29,12 +29,7 @@ TEMPLATES = {
 
 
 def family_addresses(enrolment) -> list[str]:
-    return list(
-        Guardian.objects.filter(household_id=enrolment.child.household_id)
-        .exclude(email="")
-        .order_by("-is_payer", "pk")
-        .values_list("email", flat=True)
-    )
+    return guardian_addresses(enrolment.child.household_id)
 
 
 def notify_family(enrolment, event: str, **extra) -> None:

@@ -26,6 +26,16 @@ from .models import (
 from .validators import normalize_phone
 
 
+def guardian_addresses(household_id) -> list[str]:
+    """Where the household's e-mails go: every guardian's address, the payer's first."""
+    return list(
+        Guardian.objects.filter(household_id=household_id)
+        .exclude(email="")
+        .order_by("-is_payer", "pk")
+        .values_list("email", flat=True)
+    )
+
+
 def household_for_user(user) -> Household | None:
     """The household the logged-in guardian belongs to, or None (staff, or no household)."""
     if not user.is_authenticated:
