@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "portail.catalog",
     "portail.enrolments",
     "portail.bookings",
+    "portail.payments",
     "portail.portal",
     "portail.backoffice",
     "portail.demo",

@@ -142,6 +142,10 @@ class Period(models.Model):
     end_date = models.DateField("fin")
     enrolment_opens_at = models.DateTimeField("ouverture des inscriptions")
     enrolment_closes_at = models.DateTimeField("clôture des inscriptions")
+    # For activities paid at enrolment ("45 € le trimestre"): the price of one enrolment, in cents.
+    enrolment_price_cents = models.PositiveIntegerField(
+        "prix de l'inscription (centimes)", null=True, blank=True, help_text="Activités payées à l'inscription."
+    )
 
     class Meta:
         ordering = ["start_date", "name"]
