@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "portail.enrolments",
     "portail.bookings",
     "portail.payments",
+    # Always installed: its system checks keep the demo bank out of production.
+    "portail.demobank",
     "portail.portal",
     "portail.backoffice",
     "portail.demo",
@@ -213,3 +215,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("PORTAIL_LOG_LEVEL", "WARNING")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+
+# --- Payments ----------------------------------------------------------------------------------
+# The local demo bank (portail.demobank) plays Systempay, PayFiP and TIPI for the demo and the tests;
+# a system check refuses it without DEBUG (docs/payments.md).
+PAYMENT_DEMO_BANK = env_bool("PORTAIL_DEMO_BANK", DEBUG)
+PAYMENT_DEMO_BANK_BASE_URL = os.environ.get("PORTAIL_DEMO_BANK_BASE_URL", SITE_URL)
+PAYMENT_DEMO_BANK_ALLOWED_WITHOUT_DEBUG = False  # the test settings only
+PAYMENT_DEMO_BANK_PORTAL_RETURN_PATH = "/paiements/retour/"

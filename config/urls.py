@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -8,8 +9,11 @@ urlpatterns = [
     path("", include("portail.portal.urls")),
     path("compte/", include("portail.accounts.urls")),
     path("gestion/", include("portail.backoffice.urls")),
+    path("paiements/banque/", include("portail.payments.urls")),
     path("admin/", admin.site.urls),
 ]
+if settings.PAYMENT_DEMO_BANK:
+    urlpatterns.insert(0, path("_banque-demo/", include("portail.demobank.urls")))
 
 
 def _admin_for_administrators_only(request):

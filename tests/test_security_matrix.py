@@ -47,6 +47,8 @@ class Persona:
     booking: object
     absence: object
     waitlist_entry: object
+    payment: object = None
+    attempt: object = None
 
 
 def make_persona(email):
@@ -74,7 +76,35 @@ def make_persona(email):
     entry = SessionWaitlistEntry.objects.create(
         child=child, household=household, session=SessionFactory(unit=session.unit, date=period.end_date)
     )
-    return Persona(household, guardian, child, request, person, quotient, enrolment, booking, absence, entry)
+    # Money: a paid online payment (with its receipt) and its attempt.
+    from portail.payments.models import Payment, PaymentAttempt, Regie
+
+    regie, _ = Regie.objects.get_or_create(
+        code="SEC", defaults={"town": activity.facility.town, "name": "Régie", "accepted_means": ["online"]}
+    )
+    payment = Payment.objects.create(
+        regie=regie,
+        household=household,
+        means="online",
+        amount_cents=1000,
+        status="paid",
+        label="Réservations",
+        receipt_number=f"RSEC2026{household.pk:06d}",
+    )
+    attempt = PaymentAttempt.objects.create(
+        payment=payment,
+        regie=regie,
+        household=household,
+        purpose="basket",
+        backend="dummy",
+        reference=f"PSEC{household.pk:010d}",
+        amount_cents=1000,
+        lock_until=payment.created_at,
+        hold_until=payment.created_at,
+    )
+    return Persona(
+        household, guardian, child, request, person, quotient, enrolment, booking, absence, entry, payment, attempt
+    )
 
 
 # How to find, for each kind of id a family URL can take, the object of a given household.
@@ -91,6 +121,8 @@ FAMILY_OBJECT_KWARGS = {
     "booking_id": lambda p: p.booking.pk,
     "absence_id": lambda p: p.absence.pk,
     "entry_id": lambda p: p.waitlist_entry.pk,
+    "payment_id": lambda p: p.payment.pk,
+    "uid": lambda p: p.attempt.uid,
 }
 
 
@@ -138,13 +170,11 @@ def test_another_households_ids_give_404_on_every_family_url(client, settings, t
     assert checked == len(_family_routes_with_ids())
 
 
+ANY_VALUE = {"SlugConverter": "x", "StringConverter": "x", "UUIDConverter": "00000000-0000-4000-8000-000000000000"}
+
+
 def _any_url(route):
-    return reverse(
-        route.name,
-        kwargs={
-            k: ("x" if conv in {"SlugConverter", "StringConverter"} else 1) for k, conv in route.converters.items()
-        },
-    )
+    return reverse(route.name, kwargs={k: ANY_VALUE.get(conv, 1) for k, conv in route.converters.items()})
 
 
 def test_staff_pages_refuse_families_and_anonymous_visitors(client):

@@ -49,6 +49,20 @@ _BOOKING_WRITE = ["bookings.change_booking", "bookings.add_absence"]
 # The absence queue shows reasons, comments and medical certificates: health-like data, so the
 # same roles as the health record (Gestionnaire, Administrateur).
 _ABSENCES = ["bookings.view_absence", "bookings.change_absence"]
+# Money: the régisseur records desk payments, refunds, handles incidents and sets up the régies.
+_PAYMENTS_READ = [
+    "payments.view_payment",
+    "payments.view_regie",
+    "payments.view_paymentincident",
+    "payments.view_paymentattempt",
+    "payments.view_banknotification",
+]
+_PAYMENTS_WRITE = [
+    "payments.add_payment",
+    "payments.change_payment",
+    "payments.change_regie",
+    "payments.change_paymentincident",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: _FAMILY_READ
@@ -69,8 +83,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _ENROLMENT_WRITE
     + _BOOKING_READ
     + _BOOKING_WRITE
-    + _ABSENCES,
-    CASHIER: _FAMILY_READ + _CATALOG_READ + _AUDIT + _ENROLMENT_READ + _BOOKING_READ,
+    + _ABSENCES
+    + _PAYMENTS_READ,
+    CASHIER: _FAMILY_READ + _CATALOG_READ + _AUDIT + _ENROLMENT_READ + _BOOKING_READ + _PAYMENTS_READ + _PAYMENTS_WRITE,
     # Administrators also configure the town through the Django admin.
     ADMINISTRATOR: _FAMILY_READ
     + _FAMILY_WRITE
@@ -83,6 +98,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _BOOKING_READ
     + _BOOKING_WRITE
     + _ABSENCES
+    + _PAYMENTS_READ
+    + _PAYMENTS_WRITE
     + [
         "accounts.access_admin",
         "accounts.view_user",

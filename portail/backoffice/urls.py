@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("portail.backoffice.urls_catalog")),
     path("", include("portail.backoffice.urls_enrolments")),
     path("", include("portail.backoffice.urls_bookings")),
+    path("", include("portail.backoffice.urls_payments")),
 ]

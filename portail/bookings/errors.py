@@ -18,6 +18,7 @@ MESSAGES = {
     "absence_decided": "Cette absence a déjà été traitée.",
     "bad_range": "Choisissez une date de fin postérieure à la date de début, dans la période d'inscription.",
     "empty_basket": "Aucune modification en cours.",
+    "basket_changed": "Vos modifications en cours ont changé entre-temps (réservation expirée ou retirée) : vérifiez-les.",
     "bad_certificate": "Le justificatif doit être un PDF, JPEG ou PNG de 5 Mo au plus.",
     "bad_reason": "Choisissez le motif de l'absence dans la liste.",
     "overlap": "{child} a déjà « {other} » ce jour-là, qui a lieu aux mêmes heures que « {unit} ».",

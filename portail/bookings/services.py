@@ -1004,3 +1004,215 @@ def _notify_session(session_id, now, run: WaitlistRun) -> None:
             )
             emails.notify_waitlist_place(entry, session, deadline)
             run.notified.append(entry)
+
+
+# --- Paying a prepaid basket (portail.payments drives these) -------------------------------------
+
+
+def prepaid_lines(household, *, now=None) -> list[BasketLine]:
+    """The basket's live "add" lines of prepaid activities: what "Payer" pays for."""
+    now = _now(now)
+    return list(
+        BasketLine.objects.filter(
+            basket__household=household,
+            kind=LineKind.ADD,
+            expires_at__gt=now,
+            session__unit__activity__payment_mode=PaymentMode.PREPAID,
+        )
+        .select_related("child", "session__unit__activity")
+        .order_by("session__date", "session__unit__position", "child_id")
+    )
+
+
+def hold_lines_for_payment(*, household, line_ids, actor, channel, now=None) -> list[Booking]:
+    """Turn prepaid add lines into bookings "en cours de paiement" that keep holding their places.
+
+    Runs inside the caller's transaction (the payment is created in the same one). Sessions are
+    locked in id order; each line is checked again (deadline, enrolment, not already booked). The
+    place count is unchanged: the line that held the place becomes the booking that holds it.
+    """
+    now = _now(now)
+    lines = list(
+        BasketLine.objects.filter(
+            pk__in=line_ids, basket__household=household, kind=LineKind.ADD, expires_at__gt=now
+        ).select_related("child", "enrolment")
+    )
+    if len(lines) != len(set(line_ids)):
+        raise error("basket_changed")
+    sessions = _lock_sessions([line.session_id for line in lines])
+    bookings = []
+    for line in sorted(lines, key=lambda each: (sessions[each.session_id].date, each.session_id, each.child_id)):
+        session = sessions[line.session_id]
+        try:
+            if _holding_booking(line.child, session.pk) is not None:
+                raise error("already_booked")
+            _check_bookable(line.child, session, now, bypass_deadline=False)
+        except BookingError as refusal:
+            raise _cell_error(refusal, line.child, session) from refusal
+        booking = Booking(
+            child=line.child,
+            session=session,
+            enrolment=line.enrolment,
+            status=BookingStatus.AWAITING_PAYMENT,
+            price_cents=line.price_cents,
+            channel=channel,
+            created_by=_user(actor),
+            created_at=now,
+        )
+        booking.save()
+        _audit(
+            "booking.awaiting_payment",
+            obj=booking,
+            household=household,
+            actor=actor,
+            channel=channel,
+            child=line.child,
+            session=session,
+            message_suffix=" (envoyée au paiement)",
+            after={"status": booking.status, "price_cents": booking.price_cents},
+        )
+        line.delete()
+        bookings.append(booking)
+    return bookings
+
+
+def confirm_paid_bookings(*, bookings, paid_at, household, channel=Channel.SYSTEM) -> list[Booking]:
+    """The bank confirmed: bookings awaiting payment become booked and paid (seed 001: no longer the family's
+    to change). Runs inside the caller's transaction, under the payment attempt's lock."""
+    confirmed = []
+    for booking in bookings:
+        if booking.status != BookingStatus.AWAITING_PAYMENT:
+            continue
+        booking.status = BookingStatus.CONFIRMED
+        booking.paid_at = paid_at
+        booking.save(update_fields=["status", "paid_at"])
+        _audit(
+            "booking.paid",
+            obj=booking,
+            household=household,
+            actor=None,
+            channel=channel,
+            child=booking.child,
+            session=booking.session,
+            message_suffix=" (payée)",
+            before={"status": BookingStatus.AWAITING_PAYMENT},
+            after={"status": booking.status, "paid_at": paid_at},
+        )
+        confirmed.append(booking)
+    return confirmed
+
+
+def release_unpaid_bookings(*, bookings, household, reason, now=None, channel=Channel.SYSTEM) -> list[Booking]:
+    """The bank refused, the family gave up or the bank never answered in time: free the places."""
+    now = _now(now)
+    released = [booking for booking in bookings if booking.status == BookingStatus.AWAITING_PAYMENT]
+    for booking in released:
+        _cancel_booking(
+            booking,
+            actor=None,
+            channel=channel,
+            now=now,
+            household=household,
+            note=f" ({reason})",
+            extra={"reason": reason},
+        )
+    _notify_waitlists_after_commit([booking.session for booking in released])
+    return released
+
+
+def rebook_after_late_payment(*, booking, paid_at, household, now=None) -> Booking | None:
+    """A payment confirmed after its hold was released: book the same cell again if it is still possible
+    (a place, no booking meanwhile). Returns the new booking, or None (the money then becomes credit).
+    Deadlines are not checked again: the family paid in time, the bank answered late."""
+    now = _now(now)
+    with capacity_transaction():
+        session = _lock_sessions([booking.session_id])[booking.session_id]
+        child = booking.child
+        if session.is_cancelled or _holding_booking(child, session.pk) is not None:
+            return None
+        try:
+            _check_place(session, now)
+        except BookingError:
+            return None
+        fresh = _create_booking(
+            child=child,
+            session=session,
+            enrolment=booking.enrolment,
+            price_cents=booking.price_cents,
+            actor=None,
+            channel=Channel.SYSTEM,
+            now=now,
+            household=household,
+            note=" (paiement confirmé après expiration)",
+        )
+        fresh.paid_at = paid_at
+        fresh.save(update_fields=["paid_at"])
+        return fresh
+
+
+# --- Enrolments paid at once: their sessions come with them (portail.payments.enrolment_payment) ----
+
+
+def book_enrolment_sessions(*, enrolment, paid_at, now=None, channel=Channel.SYSTEM) -> list[Booking]:
+    """Book every session of the enrolment's activity between its period's dates, paid (seed 000:
+    "les étoiles sur une dizaine de mercredis"). The price is the enrolment's, so each booking costs 0.
+
+    Runs inside the caller's transaction. Cancelled sessions are skipped, and so is a session the
+    child already holds (one live booking per child and session). Session capacities are not
+    counted: the enrolment's place in its group is the place (the planning cannot book these
+    activities, see _check_bookable). One audit entry for the whole enrolment.
+    """
+    now = _now(now)
+    period = enrolment.period
+    child = enrolment.child
+    sessions = list(
+        Session.objects.filter(
+            unit__activity_id=enrolment.activity_id,
+            date__gte=period.start_date,
+            date__lte=period.end_date,
+            is_cancelled=False,
+        )
+        .select_related("unit")
+        .order_by("date", "unit__position", "pk")
+    )
+    held = set(
+        Booking.objects.filter(
+            child=child, session_id__in=[session.pk for session in sessions], status__in=HOLDING_STATUSES
+        ).values_list("session_id", flat=True)
+    )
+    bookings = Booking.objects.bulk_create(
+        Booking(
+            child=child,
+            session=session,
+            enrolment=enrolment,
+            status=BookingStatus.CONFIRMED,
+            price_cents=0,
+            channel=channel,
+            created_at=now,
+            paid_at=paid_at,
+        )
+        for session in sessions
+        if session.pk not in held
+    )
+    count = len(bookings)
+    plural = "s" if count > 1 else ""
+    log_action(
+        actor=None,
+        channel=channel,
+        action="booking.enrolment_sessions",
+        obj=enrolment,
+        household=child.household,
+        after={
+            "child": child.pk,
+            "period": period.pk,
+            "paid_at": paid_at,
+            "sessions": [booking.session_id for booking in bookings],
+            "dates": [booking.session.date for booking in bookings],
+            "already_booked": sorted(held),
+        },
+        message=(
+            f"{child.first_name} – {enrolment.activity.name}, {period.name} : {count} séance{plural} "
+            f"réservée{plural} et payée{plural} avec l'inscription."
+        ),
+    )
+    return bookings

@@ -123,6 +123,8 @@ class ActivitySpec:
     basket_hold_minutes: int = 20
     # A waiting list on full sessions (Activity.session_waiting_list).
     session_waiting_list: bool = False
+    # Price of one enrolment in each period, for activities paid at enrolment (Period.enrolment_price_cents).
+    enrolment_price_cents: int | None = None
 
 
 @dataclass
@@ -258,6 +260,7 @@ ACTIVITIES = [
             description="Une activité sportive par trimestre, le mercredi de 14 h à 16 h. Inscription par trimestre, "
             "en respectant la tranche d'âge de chaque groupe.",
             price_info="45 € le trimestre, payés à l'inscription.",
+            enrolment_price_cents=4500,
         ),
     ),
     (
@@ -361,7 +364,13 @@ def ensure_activity(tally: Tally, catalog: Catalog, *, facility: Facility, spec:
         tally.upsert(
             Period,
             {"activity": activity, "name": name},
-            {"start_date": start, "end_date": end, "enrolment_opens_at": opens_at, "enrolment_closes_at": closes_at},
+            {
+                "start_date": start,
+                "end_date": end,
+                "enrolment_opens_at": opens_at,
+                "enrolment_closes_at": closes_at,
+                "enrolment_price_cents": spec.enrolment_price_cents,
+            },
         )
     for position, group in enumerate(spec.groups):
         values = {"min_age": None, "max_age": None, "min_school_level": "", "max_school_level": "", "capacity": None}

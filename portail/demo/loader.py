@@ -16,6 +16,7 @@ from portail.households.models import Household
 
 from .catalog import Catalog, ensure_catalog
 from .families import ensure_households, ensure_staff
+from .payments import ensure_regies
 from .plannings import ensure_plannings
 from .upsert import Tally
 
@@ -35,6 +36,7 @@ def load_demo() -> DemoResult:
     staff = ensure_staff(tally)
     households = ensure_households(tally, catalog)
     ensure_plannings(tally, staff)
+    ensure_regies(tally, catalog.town)
     if tally.changed:
         log_action(
             actor=None,

@@ -36,6 +36,7 @@ MARTIN = "D000001"
 MERCREDIS = "pommiers-mercredis-2026-2027"
 PERISCOLAIRE = "accueil-periscolaire-2026-2027"
 CANTINE = "restauration-scolaire-2026-2027"
+VACANCES = "pommiers-vacances-2026-2027"
 MONDAY, TUESDAY, THURSDAY, FRIDAY = 0, 1, 3, 4
 
 # (child, activity, group, weekly pattern [(weekday, unit name)]); requested in June, validated by the Mairie.
@@ -45,7 +46,14 @@ ENROLMENTS = [
     ("Hugo", CANTINE, "École maternelle Les Lilas", []),
     ("Léa", PERISCOLAIRE, "Élémentaire", []),
     ("Léa", CANTINE, "École élémentaire Jules Ferry", [(d, "Repas") for d in (MONDAY, TUESDAY, THURSDAY, FRIDAY)]),
+    # The holiday centre is paid at booking: the payment browser test books two Christmas Wednesdays.
+    ("Léa", VACANCES, "6-11 ans", []),
+    ("Hugo", VACANCES, "3-5 ans", []),
 ]
+# Enrolments are for the school year, except the holiday centre's (one period per holidays).
+PERIOD_NAMES = {VACANCES: "Vacances de Noël 2026"}
+# Christmas holiday enrolments were asked when their window opened (2 November), validated next day.
+DATES = {VACANCES: (paris(2026, 11, 2, 19, 0), paris(2026, 11, 3, 9, 30))}
 REQUESTED_AT = paris(2026, 6, 14, 20, 30)
 VALIDATED_AT = paris(2026, 6, 22, 9, 15)
 
@@ -91,7 +99,7 @@ def _ensure_enrolments(tally: Tally, children: dict, payer_user, manager) -> dic
     for first_name, slug, group_name, pattern in ENROLMENTS:
         child = children[first_name]
         group = Group.objects.select_related("activity").get(activity__slug=slug, name=group_name)
-        period = Period.objects.get(activity=group.activity, name="Année 2026-2027")
+        period = Period.objects.get(activity=group.activity, name=PERIOD_NAMES.get(slug, "Année 2026-2027"))
         enrolment = Enrolment.objects.filter(child=child, activity=group.activity, period=period).order_by("pk").first()
         if enrolment is None:
             enrolment = Enrolment.objects.create(
@@ -102,9 +110,9 @@ def _ensure_enrolments(tally: Tally, children: dict, payer_user, manager) -> dic
                 status=EnrolmentStatus.VALIDATED,
                 channel=Channel.WEB,
                 created_by=payer_user,
-                created_at=REQUESTED_AT,
+                created_at=DATES.get(slug, (REQUESTED_AT, VALIDATED_AT))[0],
                 decided_by=manager,
-                decided_at=VALIDATED_AT,
+                decided_at=DATES.get(slug, (REQUESTED_AT, VALIDATED_AT))[1],
             )
             enrolment.reference = f"INS-{REQUESTED_AT.year}-{enrolment.pk:06d}"
             enrolment.save(update_fields=["reference"])

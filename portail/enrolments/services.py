@@ -383,3 +383,61 @@ def duplicate_enrolment(*, enrolment, actor, channel, child=None, period=None, g
         weekly_pattern=pattern,
         now=now,
     )
+
+
+# --- Enrolments paid at once (portail.payments.enrolment_payment drives this) ---------------------
+
+# The family paid while the enrolment window was open; the bank may confirm after it closed.
+WINDOW_REFUSAL_CODES = ("window_not_open", "window_closed")
+
+
+def enrol_after_payment(*, child, period, group, now, channel=Channel.WEB) -> Enrolment:
+    """The bank confirmed the payment of an enrolment paid at once ("École municipale des sports"):
+    create it VALIDATED (paid enrolments need no staff decision).
+
+    Same rules as a request (eligibility, then a place under the lock), except the enrolment
+    window. Raises EnrolmentError when it can no longer be created (the caller turns its amount
+    into credit). Runs in its own savepoint inside the payment's transaction.
+    """
+    try:
+        with locking.capacity_transaction():
+            activity, groups = locking.lock_places(period.activity_id, group.pk)
+            group = groups.get(group.pk, group)
+            if group.activity_id == activity.pk:
+                group.activity = activity
+            refusals = [
+                refusal
+                for refusal in check_eligibility(child=child, period=period, group=group, now=now)
+                if refusal.code not in WINDOW_REFUSAL_CODES
+            ]
+            if refusals:
+                raise EnrolmentError(refusals=refusals, code=refusals[0].code)
+            available = _place_available(group=group, period=period, activity=activity, now=now)
+            locking.after_count()
+            if not available:
+                raise error("group_full", group=group.name)
+            enrolment = Enrolment.objects.create(
+                child=child,
+                activity=activity,
+                period=period,
+                group=group,
+                status=EnrolmentStatus.VALIDATED,
+                channel=channel,
+                created_at=now,
+                decided_at=now,
+            )
+            enrolment.reference = _reference(enrolment)
+            enrolment.save(update_fields=["reference"])
+            audit(
+                enrolment,
+                actor=None,
+                channel=Channel.SYSTEM,
+                action="enrolment.paid",
+                message="Inscription payée en ligne : validée à la confirmation du paiement.",
+            )
+            notify_family(enrolment, "validated")
+    except IntegrityError as exc:
+        if _is_duplicate_live(exc):
+            raise error("already_enrolled", child=child.first_name) from exc
+        raise
+    return enrolment

@@ -7,6 +7,7 @@ digits, e.g. R01A2026000123 for régie code 01A.
 """
 
 from django.db import transaction
+from django.utils import timezone
 
 from .models import Payment, ReceiptCounter
 
@@ -24,6 +25,7 @@ def next_receipt_number(regie, year: int) -> str:
 def give_receipt_number(payment: Payment) -> str:
     """Number a payment that has just been received (idempotent: a numbered payment keeps its number)."""
     if not payment.receipt_number:
-        when = payment.paid_at
-        payment.receipt_number = next_receipt_number(payment.regie, when.year if when else payment.created_at.year)
+        # The year in Paris: a payment at 00:30 on 1 January belongs to the new year.
+        when = timezone.localtime(payment.paid_at or payment.created_at)
+        payment.receipt_number = next_receipt_number(payment.regie, when.year)
     return payment.receipt_number

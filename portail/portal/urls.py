@@ -12,4 +12,6 @@ urlpatterns = [
     path("", include("portail.portal.urls_catalog")),
     path("", include("portail.portal.urls_enrolments")),
     path("", include("portail.portal.urls_planning")),
+    path("", include("portail.portal.urls_payments")),
+    path("", include("portail.portal.urls_enrolment_payment")),
 ]

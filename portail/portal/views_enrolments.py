@@ -1,8 +1,10 @@
 """Family enrolment pages ("Inscriptions"): my enrolments, the guided request, the detail and its
-actions (cancel, answer an offer, duplicate) and the attestation PDF.
+actions (cancel, answer an offer, duplicate), the attestation PDF, and the cart of enrolments paid
+at once ("Inscriptions à payer", seed 000).
 
 Every enrolment comes through get_enrolment_for_household (another family's id is a 404, also
-for POST); every rule is the enrolment services' (check_eligibility, request_enrolment…).
+for POST); every rule is the enrolment services' (check_eligibility, request_enrolment…) or, for
+activities paid at enrolment, portail.payments.enrolment_payment's (cart, payment).
 """
 
 from dataclasses import dataclass
@@ -10,9 +12,12 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.views.decorators.http import require_GET, require_POST
 
+from portail.catalog.wording import format_euros
 from portail.core.errors import BusinessError
 from portail.core.models import Channel
 from portail.enrolments.certificate import certificate_available, certificate_filename, certificate_pdf
@@ -28,6 +33,9 @@ from portail.enrolments.selectors import (
 )
 from portail.enrolments.services import cancel_enrolment, duplicate_enrolment, request_enrolment
 from portail.enrolments.waiting_list import accept_offer, decline_offer
+from portail.payments import enrolment_payment as paid_at_once
+from portail.payments.errors import PaymentError
+from portail.payments.models import Allocation, PaymentStatus
 
 from .decorators import family_required
 
@@ -45,6 +53,8 @@ HISTORY_LABELS = {
     "enrolment.offer_accepted": "Place acceptée",
     "enrolment.offer_declined": "Place refusée",
     "enrolment.offer_expired": "Proposition expirée",
+    "enrolment.paid": "Inscription payée en ligne et validée",
+    "booking.enrolment_sessions": "Séances de la période réservées",
 }
 
 BADGES = {
@@ -96,10 +106,11 @@ class EnrolmentRow:
     enrolment: object
     state: str
     badge: str
+    paid: bool = False  # paid online at enrolment: only the service may cancel it (credit, refund)
 
     @property
     def can_cancel(self) -> bool:
-        return self.enrolment.is_live
+        return self.enrolment.is_live and not self.paid
 
     @property
     def is_offer(self) -> bool:
@@ -110,8 +121,22 @@ class EnrolmentRow:
         return certificate_available(self.enrolment)
 
 
-def _row(enrolment, rank=None) -> EnrolmentRow:
-    return EnrolmentRow(enrolment, state_text(enrolment, rank), BADGES.get(enrolment.status, "pending"))
+def _paid_ids(enrolments) -> set[int]:
+    """The enrolments among these that a received payment paid for (one query)."""
+    ids = [enrolment.pk for enrolment in enrolments]
+    if not ids:
+        return set()
+    return set(
+        Allocation.objects.filter(enrolment_id__in=ids, payment__status=PaymentStatus.PAID).values_list(
+            "enrolment_id", flat=True
+        )
+    )
+
+
+def _row(enrolment, rank=None, paid=None) -> EnrolmentRow:
+    if paid is None:
+        paid = enrolment.pk in _paid_ids([enrolment])
+    return EnrolmentRow(enrolment, state_text(enrolment, rank), BADGES.get(enrolment.status, "pending"), paid)
 
 
 @family_required
@@ -119,15 +144,23 @@ def enrolments(request):
     household = request.household
     items = list(enrolments_for_household(household))
     ranks = waiting_ranks_at_once(items)
+    paid = _paid_ids(items)
     by_child = {}
     for enrolment in items:
-        by_child.setdefault(enrolment.child_id, []).append(_row(enrolment, ranks.get(enrolment.pk)))
+        by_child.setdefault(enrolment.child_id, []).append(
+            _row(enrolment, ranks.get(enrolment.pk), paid=enrolment.pk in paid)
+        )
     children = [
         (child, by_child.get(child.pk, []))
         for child in household.children.order_by("birth_date", "first_name")
         if child.is_active or child.pk in by_child
     ]
-    return render(request, "portal/enrolments/list.html", {"children": children})
+    cart = paid_at_once.cart_items(request.session, household)
+    return render(
+        request,
+        "portal/enrolments/list.html",
+        {"children": children, "cart": cart, "cart_total": format_euros(paid_at_once.cart_total(cart))},
+    )
 
 
 def _submit_requests(request, choice, form) -> tuple[list, list]:
@@ -153,17 +186,51 @@ def _submit_requests(request, choice, form) -> tuple[list, list]:
     return created, refused
 
 
+def _add_to_cart(request, choice, form) -> tuple[list, list]:
+    """Activities paid at enrolment: each ticked child goes into the enrolment cart (nothing is
+    created before the payment). Returns (cart items added, [(child, message)])."""
+    added, refused = [], []
+    for child in form.cleaned_data["enfants"]:
+        try:
+            item = paid_at_once.add_to_cart(
+                request.session,
+                request.household,
+                child_id=child.pk,
+                period_id=choice.period.pk,
+                group_id=choice.group.pk,
+            )
+        except PaymentError as refusal:
+            # Eligibility refusals already name the child, the period and the group.
+            message = refusal.message if refusal.code == "ineligible" else f"{child.first_name} : {refusal.message}"
+            refused.append((child, message))
+        else:
+            added.append(item)
+    return added, refused
+
+
 @family_required
 def enrolment_new(request):
     choice = GuidedChoiceForm(request.GET, today=timezone.localdate())
     form, eligibility = None, []
+    pays_now = choice.complete and paid_at_once.pays_at_enrolment(choice.activity, choice.period)
+    cart = paid_at_once.cart_items(request.session, request.household)
     if choice.complete:
         initial = {"enfants": request.GET.getlist("enfant")}
         data = request.POST if request.method == "POST" else None
         form = EnrolmentRequestForm(
             data, household=request.household, activity=choice.activity, period=choice.period, initial=initial
         )
-        if form.is_bound and form.is_valid():
+        if form.is_bound and form.is_valid() and pays_now:
+            added, refused = _add_to_cart(request, choice, form)
+            if added:
+                for item in added:
+                    messages.success(request, f"{item.label} : ajoutée au panier d'inscriptions ({item.price}).")
+                for _child, message in refused:
+                    messages.error(request, f"Non ajoutée au panier. {message}")
+                return redirect("portal:enrolment_cart")
+            for _child, message in refused:
+                form.add_error(None, message)
+        elif form.is_bound and form.is_valid():
             created, refused = _submit_requests(request, choice, form)
             if created:
                 for enrolment in created:
@@ -192,7 +259,91 @@ def enrolment_new(request):
             "wanted_children": request.GET.getlist("enfant"),
             "selected": form.selected("enfants") if form else set(),
             "selected_pattern": form.selected("semaine") if form else set(),
+            "pays_now": pays_now,
+            "price": format_euros(choice.period.enrolment_price_cents) if pays_now else "",
+            "in_cart": {item.child.pk for item in cart if pays_now and item.period.pk == choice.period.pk},
+            "cart": cart,
+            "cart_total": format_euros(paid_at_once.cart_total(cart)),
         },
+    )
+
+
+# --- Enrolments paid at once: the cart and its payment ---------------------------------------------
+
+
+@require_GET
+@family_required
+def enrolment_cart(request):
+    """ "Inscriptions à payer": the cart, its total, what would refuse a line now, and "Payer"."""
+    household = request.household
+    items = paid_at_once.cart_items(request.session, household)
+    now = timezone.now()
+    problems = paid_at_once.item_problems(items, now)
+    rows = [(item, problems.get(item.key, "")) for item in items]
+    total = paid_at_once.cart_total(items)
+    more_url = reverse("portal:enrolment_new")
+    if items:
+        more_url += f"?activite={items[-1].activity.slug}"
+    return render(
+        request,
+        "portal/enrolments/cart.html",
+        {
+            "rows": rows,
+            "total_cents": total,
+            "total": format_euros(total),
+            "payment_blocked": paid_at_once.payment_blocked(household, items, now) if items else "",
+            "has_problems": bool(problems),
+            "more_url": more_url,
+        },
+    )
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@require_POST
+@family_required
+def enrolment_cart_remove(request):
+    child_id, period_id = _int(request.POST.get("enfant")), _int(request.POST.get("periode"))
+    items = {item.key: item for item in paid_at_once.cart_items(request.session, request.household)}
+    item = items.get((child_id, period_id))
+    if item is not None and paid_at_once.remove_from_cart(
+        request.session, request.household, child_id=child_id, period_id=period_id
+    ):
+        messages.success(request, f"{item.label} : retirée du panier d'inscriptions.")
+    else:
+        messages.info(request, "Cette inscription n'est plus dans le panier.")
+    return redirect("portal:enrolment_cart")
+
+
+@require_POST
+@family_required
+def enrolment_cart_pay(request):
+    """ "Payer": one payment for the whole cart, then the bank (like payment_basket)."""
+    household = request.household
+    items = paid_at_once.cart_items(request.session, household)
+    if _int(request.POST.get("total")) != paid_at_once.cart_total(items):
+        messages.error(request, "Votre panier d'inscriptions a changé entre-temps : vérifiez le montant puis payez.")
+        return redirect("portal:enrolment_cart")
+    try:
+        started = paid_at_once.start_enrolment_payment(
+            household=household, items=items, actor=request.user, absolute_url=request.build_absolute_uri
+        )
+    except PaymentError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("portal:enrolment_cart")
+    checkout = started.checkout
+    if checkout.method == "GET":
+        return redirect(checkout.url)
+    # A full-page POST to the bank (Systempay form): our page never holds a card field.
+    return render(
+        request,
+        "portal/payments/to_bank.html",
+        {"checkout": checkout, "attempt": started.attempt, "amount": format_euros(started.attempt.amount_cents)},
     )
 
 
@@ -220,6 +371,9 @@ def enrolment_cancel(request, enrolment_id):
     enrolment = get_enrolment_for_household(request.household, enrolment_id)
     if not enrolment.is_live:
         messages.error(request, "Cette inscription ne peut plus être annulée.")
+        return _detail(enrolment)
+    if _paid_ids([enrolment]):
+        messages.error(request, "Cette inscription est payée : pour l'annuler, contactez le service.")
         return _detail(enrolment)
     form = CancelForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -273,7 +427,26 @@ def enrolment_duplicate(request, enrolment_id):
     enrolment = get_enrolment_for_household(request.household, enrolment_id)
     data = request.POST if request.method == "POST" else None
     form = DuplicateForm(data, enrolment=enrolment, household=request.household)
-    if request.method == "POST" and form.is_valid():
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and paid_at_once.pays_at_enrolment(enrolment.activity, form.cleaned_data["periode"])
+    ):
+        # Paid at enrolment: the copy goes into the cart and is created once paid.
+        try:
+            item = paid_at_once.add_to_cart(
+                request.session,
+                request.household,
+                child_id=form.cleaned_data["enfant"].pk,
+                period_id=form.cleaned_data["periode"].pk,
+                group_id=form.cleaned_data["groupe"].pk,
+            )
+        except PaymentError as refusal:
+            form.add_error(None, refusal.message)
+        else:
+            messages.success(request, f"{item.label} : ajoutée au panier d'inscriptions ({item.price}).")
+            return redirect("portal:enrolment_cart")
+    elif request.method == "POST" and form.is_valid():
         child = form.cleaned_data["enfant"]
         child.household = request.household
         try:

@@ -33,6 +33,7 @@ from portail.enrolments.models import EnrolmentStatus
 from portail.enrolments.selectors import get_enrolment_for_household
 from portail.organisations.models import SchoolYear
 
+from . import views_payments as payment_views
 from .decorators import family_required
 
 # --- The calendar ------------------------------------------------------------------------------
@@ -428,7 +429,7 @@ def _recap_context(household) -> dict:
     def total(lines):
         return format_euros(sum(item.line.price_cents if item.is_add else -item.line.price_cents for item in lines))
 
-    return {
+    context = {
         "summary": summary,
         "cost": format_euros(summary.cost_cents),
         "to_validate": to_validate,
@@ -436,6 +437,9 @@ def _recap_context(household) -> dict:
         "to_validate_total": total(to_validate),
         "to_pay_total": total(to_pay),
     }
+    if to_pay:
+        context.update(payment_views.basket_payment_context(household, to_pay[0].line.session.unit.activity_id))
+    return context
 
 
 @require_GET

@@ -94,15 +94,24 @@ def test_empty_recap_says_so(family_client, setup):
     assert "Valider" not in page
 
 
-def test_prepaid_lines_wait_for_payment_and_are_not_faked(client):
+def test_prepaid_lines_go_to_payment_not_to_validation(client):
     setup = make_bookable(children=1, payment_mode=PaymentMode.PREPAID)
     client.force_login(setup.guardian.user)
     tick(setup, setup.children[0], setup.sessions[0])
     page = text_of(client.get(reverse("portal:planning_recap")))
-    assert "À payer en ligne" in page and "en attente de paiement" in page
-    assert "Payer 10,00 €" in page
+    assert "À payer en ligne" in page
+    # No régie collects for this activity yet: no button, and the family is told why.
+    assert "Le paiement en ligne n'est pas ouvert pour ces activités" in page and "Payer 10,00 €" not in page
     assert "À valider" not in page  # nothing to validate: no "Valider" button
     assert reverse("portal:planning_confirm") not in client.get(reverse("portal:planning_recap")).content.decode()
+    from portail.payments.models import Regie
+
+    regie = Regie.objects.create(
+        town=TownFactory(), name="Régie", code="R1", accepted_means=["online"], backend="dummy", hold_minutes=15
+    )
+    regie.activities.add(setup.activity)
+    page = text_of(client.get(reverse("portal:planning_recap")))
+    assert "Payer 10,00 €" in page and "gardées 15 minutes" in page
     assert BasketLine.objects.count() == 1 and not Booking.objects.exists()
 
 

@@ -52,6 +52,8 @@ def test_martin_children_hold_validated_enrolments_that_fit_them(demo):
         ("Hugo", "restauration-scolaire-2026-2027"): "École maternelle Les Lilas",
         ("Léa", "accueil-periscolaire-2026-2027"): "Élémentaire",
         ("Léa", "restauration-scolaire-2026-2027"): "École élémentaire Jules Ferry",
+        ("Hugo", "pommiers-vacances-2026-2027"): "3-5 ans",
+        ("Léa", "pommiers-vacances-2026-2027"): "6-11 ans",
     }
     # Léa's Wednesday enrolment is left to the enrolment journey (browser test).
     assert not Enrolment.objects.filter(child__first_name="Léa", activity__slug="pommiers-mercredis-2026-2027").exists()
