@@ -69,10 +69,15 @@ from portail.bookings.tests.factories import make_bookable
 from portail.catalog.models import PaymentMode
 from portail.core.errors import BusinessError
 from portail.core.models import Channel, LogEntry
-from portail.households.models import Household
+from portail.enrolments.models import Enrolment, EnrolmentStatus
+from portail.households.models import Child, Guardian, Household, HouseholdStatus
 from portail.payments import emails, offline, services
 from portail.payments.models import (
+    Allocation,
+    AllocationKind,
+    AttemptPurpose,
     BankNotification,
+    Means,
     NotificationOutcome,
     Payment,
     PaymentAttempt,
@@ -81,7 +86,7 @@ from portail.payments.models import (
     Regie,
 )
 from tests.concurrency.conftest import run_gunicorn
-from tests.factories import ActivityFactory, PeriodFactory, TownFactory, UnitFactory
+from tests.factories import ActivityFactory, GroupFactory, PeriodFactory, TownFactory, UnitFactory
 
 pytestmark = [
     pytest.mark.postgres_only,
@@ -309,7 +314,7 @@ def assert_paid_once(attempt, family, server, *, notifications):
     return payment
 
 
-def test_twenty_parallel_paid_notifications_make_one_payment(payment_server):
+def test_paid_notification_replayed_in_parallel_and_in_a_row_makes_one_payment(payment_server):
     world = make_world(capacity=None)
     year = timezone.localdate().year
     figures = []
@@ -330,12 +335,9 @@ def test_twenty_parallel_paid_notifications_make_one_payment(payment_server):
         assert receipt_sequence(world.regie, year) == list(range(1, repetition + 2))
         assert ReceiptCounter.objects.get(regie=world.regie, year=year).last_number == repetition + 1
         figures.append((payment.receipt_number, seconds))
-    assert not BankNotification.objects.filter(outcome=NotificationOutcome.REJECTED).exists()
     print(f"\nnotification replay: {REPETITIONS} × {PARALLEL_NOTIFICATIONS} parallel → (receipt, seconds): {figures}")
 
-
-def test_hundred_sequential_paid_notifications_make_one_payment(payment_server):
-    world = make_world(code="SEQ", capacity=None)
+    # The same notification 100 times in a row (a bank retrying for hours): still one payment.
     family = two_booking_basket(world)
     attempt = start_payment(family)
     path = notification_path(attempt)
@@ -344,14 +346,15 @@ def test_hundred_sequential_paid_notifications_make_one_payment(payment_server):
     seconds = round(time.perf_counter() - started, 2)
     assert statuses == {200: SEQUENTIAL_NOTIFICATIONS}, f"{statuses}\n{payment_server.log_tail()}"
     assert_paid_once(attempt, family, payment_server, notifications=SEQUENTIAL_NOTIFICATIONS)
-    assert receipt_sequence(world.regie, timezone.localdate().year) == [1]
-    print(f"\nnotification replay: {SEQUENTIAL_NOTIFICATIONS} sequential in {seconds} s → 1 applied")
+    assert receipt_sequence(world.regie, year) == list(range(1, REPETITIONS + 2))
+    assert not BankNotification.objects.filter(outcome=NotificationOutcome.REJECTED).exists()
+    print(f"notification replay: {SEQUENTIAL_NOTIFICATIONS} sequential in {seconds} s → 1 applied, 99 duplicates")
 
 
 # --- 2. Two tabs click "Payer" on the same basket ---------------------------------------------------------
 
 
-def assert_one_checkout(world, family, refusal_message):
+def assert_one_checkout(family, refusal_message):
     assert refusal_message.startswith(REFUSALS), refusal_message
     attempts = list(PaymentAttempt.objects.filter(household=family.household))
     assert len(attempts) == 1, attempts
@@ -365,23 +368,6 @@ def assert_one_checkout(world, family, refusal_message):
     assert not BasketLine.objects.filter(basket__household=family.household).exists()
     assert audit_count("payment.started", attempts[0].payment) == 1
     assert audit_count("booking.awaiting_payment", bookings) == 2
-
-
-def test_two_tabs_start_the_same_basket_payment_once():
-    # Exactly the places 10 families × 2 children need on the first day: a place counted twice would
-    # make a later family's tick "complet".
-    world = make_world(capacity=2 * CHECKOUT_REPETITIONS)
-    codes = Counter()
-    for repetition in range(CHECKOUT_REPETITIONS):
-        family = two_booking_basket(world)
-        results = in_parallel([lambda f=family: start_payment(f)] * 2)
-        kinds = sorted(kind for kind, _ in results)
-        assert kinds == ["ok", "refused"], f"repetition {repetition}: {results}"
-        refusal = next(value for kind, value in results if kind == "refused")
-        codes[refusal.code] += 1
-        assert_one_checkout(world, family, refusal.message)
-    assert places_taken(world.unit)[family.sessions[0].pk] == 2 * CHECKOUT_REPETITIONS
-    print(f"\ntwo tabs (threads): {CHECKOUT_REPETITIONS} × 1 attempt; refusal codes: {dict(codes)}")
 
 
 def log_in(user) -> tuple[str, str]:
@@ -409,8 +395,24 @@ def flash_messages(headers) -> list[str]:
     return [str(message) for message in storage._decode(cookie["messages"].value) or []]
 
 
-def test_two_tabs_post_payer_to_gunicorn_and_one_attempt_is_made(payment_server):
-    world = make_world(code="TAB", capacity=None)
+def test_two_tabs_clicking_payer_at_once_start_one_payment(payment_server):
+    """Threads calling the service, then two POSTs of one logged-in session to gunicorn."""
+    # Exactly the places 10 families × 2 children need on the first day: a place counted twice would
+    # make a later family's tick "complet".
+    world = make_world(capacity=2 * CHECKOUT_REPETITIONS)
+    codes = Counter()
+    for repetition in range(CHECKOUT_REPETITIONS):
+        family = two_booking_basket(world)
+        results = in_parallel([lambda f=family: start_payment(f)] * 2)
+        kinds = sorted(kind for kind, _ in results)
+        assert kinds == ["ok", "refused"], f"repetition {repetition}: {results}"
+        refusal = next(value for kind, value in results if kind == "refused")
+        codes[refusal.code] += 1
+        assert_one_checkout(family, refusal.message)
+    assert places_taken(world.unit)[world.unit.sessions.order_by("date").first().pk] == 2 * CHECKOUT_REPETITIONS
+    print(f"\ntwo tabs (threads): {CHECKOUT_REPETITIONS} × 1 attempt; refusal codes: {dict(codes)}")
+
+    world = make_world(code="TAB", capacity=2 * CHECKOUT_REPETITIONS)
     path = reverse("portal:payment_basket")
     recap = reverse("portal:planning_recap")
     for repetition in range(CHECKOUT_REPETITIONS):
@@ -428,8 +430,9 @@ def test_two_tabs_post_payer_to_gunicorn_and_one_attempt_is_made(payment_server)
         assert len(refused) == 1, f"repetition {repetition}: {locations}"
         messages = flash_messages(answers[refused[0]][2])
         assert len(messages) == 1, messages
-        assert_one_checkout(world, family, messages[0])
-    print(f"\ntwo tabs (HTTP, one session): {CHECKOUT_REPETITIONS} × (1 redirect to the bank, 1 refusal)")
+        assert_one_checkout(family, messages[0])
+    assert places_taken(world.unit)[world.unit.sessions.order_by("date").first().pk] == 2 * CHECKOUT_REPETITIONS
+    print(f"two tabs (HTTP, one session): {CHECKOUT_REPETITIONS} × (1 redirect to the bank, 1 refusal)")
 
 
 # --- 3. Gapless receipt numbers under 16 desk connections -------------------------------------------------
@@ -494,71 +497,157 @@ def desk_run(regie, households, *, fail_every=0, monkeypatch=None) -> list[str]:
     return errors
 
 
-@pytest.fixture
-def desk(monkeypatch):
+def desk_world(code):
     """A cheque-taking régie (no counter row yet: the first numbers also race to create it) and 100
     households (one each: the household lock of record_offline_payment does not serialise them, so
-    only the counter's lock does). Receipt e-mails are recorded, not rendered."""
-    regie = make_world(code="CHQ").regie
-    households = Household.objects.bulk_create(Household(reference=f"D{n:06d}") for n in range(DESK_PAYMENTS))
-    delivered = []
+    only the counter's lock does)."""
+    regie = make_world(code=code).regie
+    households = Household.objects.bulk_create(Household(reference=f"{code}{n:06d}") for n in range(DESK_PAYMENTS))
+    return regie, households
+
+
+def test_receipt_numbers_stay_gapless_under_parallel_desk_payments_and_failures(monkeypatch):
+    delivered = []  # receipt e-mails are recorded after each commit, not rendered (no PDF for 190 receipts)
     monkeypatch.setattr(emails, "deliver_receipt", delivered.append)
-    return SimpleNamespace(regie=regie, households=households, delivered=delivered)
-
-
-def test_hundred_parallel_desk_payments_number_receipts_without_gap_or_duplicate(desk):
     year = timezone.localdate().year
+
+    regie, households = desk_world("CHQ")
     started = time.perf_counter()
-    errors = desk_run(desk.regie, desk.households)
+    errors = desk_run(regie, households)
     seconds = round(time.perf_counter() - started, 2)
     assert errors == [], errors[:3]
-    assert receipt_sequence(desk.regie, year) == list(range(1, DESK_PAYMENTS + 1))
-    assert ReceiptCounter.objects.get(regie=desk.regie, year=year).last_number == DESK_PAYMENTS
-    payments = set(Payment.objects.filter(regie=desk.regie).values_list("pk", flat=True))
-    assert sorted(desk.delivered) == sorted(payments)  # one receipt e-mail per payment, after its commit
+    assert receipt_sequence(regie, year) == list(range(1, DESK_PAYMENTS + 1))
+    assert ReceiptCounter.objects.get(regie=regie, year=year).last_number == DESK_PAYMENTS
+    payments = set(Payment.objects.filter(regie=regie).values_list("pk", flat=True))
+    assert sorted(delivered) == sorted(payments)  # one receipt e-mail per payment, after its commit
     assert LogEntry.objects.filter(action="payment.recorded").count() == DESK_PAYMENTS
     print(f"\nreceipts: {DESK_PAYMENTS} cheques from {DESK_THREADS} connections in {seconds} s → 1..{DESK_PAYMENTS}")
 
-
-def test_desk_payments_failing_after_numbering_leave_no_gap(desk, monkeypatch):
-    year = timezone.localdate().year
-    errors = desk_run(desk.regie, desk.households, fail_every=10, monkeypatch=monkeypatch)
+    # Every 10th call fails inside its transaction after it was numbered: the number is given again.
+    regie, households = desk_world("CHF")
+    delivered.clear()
+    errors = desk_run(regie, households, fail_every=10, monkeypatch=monkeypatch)
     failed = DESK_PAYMENTS // 10
     assert errors == ["failure after numbering"] * failed, errors[:3]
     kept = DESK_PAYMENTS - failed
-    assert Payment.objects.filter(regie=desk.regie).count() == kept
-    assert receipt_sequence(desk.regie, year) == list(range(1, kept + 1))  # the rolled-back numbers were given again
-    assert ReceiptCounter.objects.get(regie=desk.regie, year=year).last_number == kept
-    assert len(desk.delivered) == kept  # a rolled-back payment mails nobody
-    print(f"\nreceipts: {DESK_PAYMENTS} cheques, {failed} failing after numbering → 1..{kept}, no gap")
+    assert Payment.objects.filter(regie=regie).count() == kept
+    assert receipt_sequence(regie, year) == list(range(1, kept + 1))
+    assert ReceiptCounter.objects.get(regie=regie, year=year).last_number == kept
+    assert len(delivered) == kept  # a rolled-back payment mails nobody
+    print(f"receipts: {DESK_PAYMENTS} cheques, {failed} failing after numbering → 1..{kept}, no gap")
 
 
 # --- 4. Two reconciliation jobs at once ---------------------------------------------------------------------
 
 
+def silent_attempts(world, tag, now) -> list[PaymentAttempt]:
+    """EXPIRED_ATTEMPTS basket attempts whose hold has ended, as start_basket_payment leaves them
+    (payment pending, 2 bookings "en cours de paiement" allocated to it, attempt pending), written
+    directly: the checkout itself is exercised above, here only the release races."""
+    households = Household.objects.bulk_create(
+        Household(reference=f"{tag}{n:04d}", status=HouseholdStatus.ACTIVE) for n in range(EXPIRED_ATTEMPTS)
+    )
+    Guardian.objects.bulk_create(
+        Guardian(
+            household=h,
+            civility="mme",
+            first_name="Camille",
+            last_name=f"Silence{n}",
+            email=f"{tag.lower()}{n}@example.org",
+            is_payer=True,
+        )
+        for n, h in enumerate(households)
+    )
+    children = Child.objects.bulk_create(
+        Child(household=h, first_name=f"Enfant{n}", last_name=f"Silence{n}", birth_date="2018-05-14", sex="F")
+        for n, h in enumerate(households)
+    )
+    enrolments = Enrolment.objects.bulk_create(
+        Enrolment(
+            child=c, activity=world.activity, period=world.period, group=world.group, status=EnrolmentStatus.VALIDATED
+        )
+        for c in children
+    )
+    created = now - dt.timedelta(minutes=world.regie.hold_minutes + 1)
+    sessions = list(world.unit.sessions.order_by("date"))
+    bookings = Booking.objects.bulk_create(
+        Booking(
+            child=c,
+            session=s,
+            enrolment=e,
+            status=BookingStatus.AWAITING_PAYMENT,
+            price_cents=PRICE_CENTS,
+            created_at=created,
+        )
+        for c, e in zip(children, enrolments, strict=True)
+        for s in sessions
+    )
+    payments = Payment.objects.bulk_create(
+        Payment(
+            regie=world.regie,
+            household=h,
+            means=Means.ONLINE,
+            amount_cents=len(sessions) * PRICE_CENTS,
+            status=PaymentStatus.PENDING,
+            label="Réservations (2 séances)",
+            created_at=created,
+        )
+        for h in households
+    )
+    by_household = {p.household_id: p for p in payments}
+    Allocation.objects.bulk_create(
+        Allocation(
+            payment=by_household[b.child.household_id],
+            kind=AllocationKind.BOOKING,
+            amount_cents=PRICE_CENTS,
+            label=str(b.session),
+            booking=b,
+            created_at=created,
+        )
+        for b in bookings
+    )
+    return PaymentAttempt.objects.bulk_create(
+        PaymentAttempt(
+            payment=p,
+            regie=world.regie,
+            household_id=p.household_id,
+            purpose=AttemptPurpose.BASKET,
+            backend=world.regie.backend,
+            reference=f"P{tag}{n:06d}",
+            external_id=f"{tag}{n}",
+            amount_cents=p.amount_cents,
+            status=PaymentStatus.PENDING,
+            test=True,
+            created_at=created,
+            lock_until=created + dt.timedelta(minutes=world.regie.lock_minutes),
+            hold_until=created + dt.timedelta(minutes=world.regie.hold_minutes),
+        )
+        for n, p in enumerate(payments)
+    )
+
+
 def test_two_reconciliations_at_once_expire_each_attempt_once():
     world = make_world(code="REC", capacity=None)
-    families = [new_family(world, children=1) for _ in range(EXPIRED_ATTEMPTS * RECONCILE_REPETITIONS)]
+    world.unit.sessions.all().delete()
+    for day in DAYS:
+        world.unit.sessions.create(date=day)
+    world.period = world.activity.periods.get()
+    world.group = GroupFactory(activity=world.activity, capacity=None)
     figures = []
     for repetition in range(RECONCILE_REPETITIONS):
-        batch = families[repetition * EXPIRED_ATTEMPTS : (repetition + 1) * EXPIRED_ATTEMPTS]
-        for family in batch:
-            fill_basket(family, [(0, 0), (0, 1)])
-        attempts = [start_payment(family) for family in batch]
+        now = timezone.now()
+        attempts = silent_attempts(world, f"S{repetition}", now)
         bookings = list(Booking.objects.filter(allocations__payment__attempts__in=attempts))
         assert len(bookings) == 2 * EXPIRED_ATTEMPTS
         mail.outbox.clear()
-        later = timezone.now() + dt.timedelta(minutes=world.regie.hold_minutes + 1)
-        results = in_parallel([lambda at=later: services.reconcile_payments(now=at)] * 2)
+        results = in_parallel([lambda at=now: services.reconcile_payments(now=at)] * 2)
         assert [kind for kind, _ in results] == ["ok", "ok"], results
         expired = [report.expired for _, report in results]
         assert sum(expired) == EXPIRED_ATTEMPTS, expired
-        payments = []
         for attempt in attempts:
             attempt.refresh_from_db()
             assert attempt.status == PaymentStatus.EXPIRED
-            payments.append(attempt.payment)
-            assert attempt.payment.status == PaymentStatus.EXPIRED
+            assert Payment.objects.get(pk=attempt.payment_id).status == PaymentStatus.EXPIRED
             assert audit_count("payment.failed", attempt.payment) == 1
         for booking in bookings:
             booking.refresh_from_db()

@@ -61,12 +61,12 @@ def frozen_clock():
         yield traveller
 
 
-def make_setup(backend, *, capacity=None, children=2, regie_options=None):
+def make_setup(backend, *, capacity=None, children=2, regie_options=None, code="ENF"):
     setup = make_bookable(children=children, payment_mode=PaymentMode.PREPAID, capacity=capacity, price_cents=1200)
     regie = Regie.objects.create(
         town=TownFactory(),
         name="Régie Enfance",
-        code="ENF",
+        code=code,
         accepted_means=["online", "cheque", "cash"],
         backend=backend,
         backend_options=regie_options if regie_options is not None else BACKENDS[backend],
