@@ -43,7 +43,7 @@ YEAR_WINDOW = (paris(2026, 6, 1), paris(2027, 6, 30, 23, 59))
 
 SCHOOLS = ["École élémentaire Jules Ferry", "École maternelle Les Lilas", "École primaire Marie Curie"]
 CLOSURES = [
-    ("Fermeture entre les fêtes", date(2026, 12, 28), date(2026, 12, 31)),
+    ("Fermeture entre les fêtes", date(2026, 12, 28), date(2026, 12, 29)),
     ("Pont de l'Ascension", date(2027, 5, 7), date(2027, 5, 7)),
 ]
 

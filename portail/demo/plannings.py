@@ -46,7 +46,7 @@ ENROLMENTS = [
     ("Hugo", CANTINE, "École maternelle Les Lilas", []),
     ("Léa", PERISCOLAIRE, "Élémentaire", []),
     ("Léa", CANTINE, "École élémentaire Jules Ferry", [(d, "Repas") for d in (MONDAY, TUESDAY, THURSDAY, FRIDAY)]),
-    # The holiday centre is paid at booking: the payment browser test books two Christmas Wednesdays.
+    # The holiday centre is paid at booking: the payment browser test pays two Christmas-holiday Wednesdays.
     ("Léa", VACANCES, "6-11 ans", []),
     ("Hugo", VACANCES, "3-5 ans", []),
 ]

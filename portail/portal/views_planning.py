@@ -124,7 +124,7 @@ EDITABLE_CELL = (
 )
 READ_ONLY_CELL = (
     '<div class="{classes}" id="cell-{key}"><span class="cell-mark" aria-hidden="true">{mark}</span>'
-    '<span class="visually-hidden">{name}, {day}, {unit} : {label}. {reason}</span>'
+    '<span class="visually-hidden">{name}, {day}, {activity}, {unit} : {label}. {reason}</span>'
     '<span class="cell-tip" aria-hidden="true">{label}. {reason}</span>{extra}</div>'
 )
 # A full session of an activity with a waiting list: the family can join it from the cell.
@@ -159,6 +159,7 @@ def render_cell(planning, row, cell, *, now, next_url: str, csrf_token: str, tog
         "name": child.first_name,
         "day": selectors.format_day(cell.day),
         "unit": row.unit.name,
+        "activity": row.enrolment.activity.name,
     }
     if cell.editable:
         return format_html(
@@ -169,7 +170,6 @@ def render_cell(planning, row, cell, *, now, next_url: str, csrf_token: str, tog
             session_id=session.pk,
             next_url=next_url,
             checked=mark_safe(" checked") if cell.ticked else "",
-            activity=row.enrolment.activity.name,
             tip=(f"{cell.label}. " if cell.state != "free" else "") + cell.deadline_text,
             action="Décocher" if cell.ticked else "Cocher",
             **common,
@@ -177,7 +177,7 @@ def render_cell(planning, row, cell, *, now, next_url: str, csrf_token: str, tog
     extra = ""  # the absence link, or the waiting-list button
     if cell.booking is not None and cell.state in ABSENCE_STATES and cell.deadline and cell.deadline <= now:
         url = reverse("portal:absence_new", kwargs={"booking_id": cell.booking.pk})
-        extra = format_html(ABSENCE_LINK, url=url, name=common["name"], day=common["day"], unit=common["unit"])
+        extra = format_html(ABSENCE_LINK, url=url, **common)
     elif cell.waitlist_open:
         extra = format_html(
             WAITLIST_FORM,

@@ -1,11 +1,9 @@
 """The payment journey in a real browser (Debian chromium, phone-sized screen): the demo family books
-two prepaid Christmas-holiday days at "Pommiers vacances" (12 € each), pays 24 € on the demo bank's
+two prepaid Wednesdays of the Christmas holidays for Léa at "Pommiers vacances" (12 € each), pays 24 € on the demo bank's
 PayFiP page, comes back to the portal's return page that shows the payment accepted, downloads the
 receipt, and finds the two cells "Payée et réservée" on its planning. A second journey has the bank
 confirm only after the family is back: the return page, polling every 5 s, reloads by itself.
-
-The demo's only Christmas Wednesday with a session is 23 December 2026 (28–31 December is the town's
-"Fermeture entre les fêtes"), so the two prepaid days are Léa's and Hugo's on that Wednesday."""
+"""
 
 import datetime as dt
 import re
@@ -28,8 +26,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Tuesday 1 December 2026, 10:00 in Paris: the Christmas Wednesday is open until Friday 18 December, noon.
 TUESDAY = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
 VACANCES = "pommiers-vacances-2026-2027"
-DAY = "mercredi 23 décembre 2026"
-TICKED = ["Léa", "Hugo"]
+# (child, the day as the cell names it, the date): Léa's two Christmas-holiday Wednesdays.
+TICKED = [
+    ("Léa", "mercredi 23 décembre 2026", dt.date(2026, 12, 23)),
+    ("Léa", "mercredi 30 décembre 2026", dt.date(2026, 12, 30)),
+]
 
 
 @pytest.fixture
@@ -38,13 +39,15 @@ def demo_bank_here(live_server, settings):
     settings.PAYMENT_DEMO_BANK_BASE_URL = live_server.url
 
 
-def cell_label(child, activity):
-    return f"{child}, {DAY}, {activity.name}, Journée"
+def cell_label(child, day, activity):
+    return f"{child}, {day}, {activity.name}, Journée"
 
 
 def christmas_bookings(activity):
     return Booking.objects.filter(
-        child__household__reference="D000001", session__unit__activity=activity, session__date=dt.date(2026, 12, 23)
+        child__household__reference="D000001",
+        session__unit__activity=activity,
+        session__date__in=[date for _, _, date in TICKED],
     )
 
 
@@ -56,14 +59,14 @@ def tick_and_pay(page) -> Activity:
     assert not christmas_bookings(activity).exists()
     mail.outbox.clear()
 
-    # The planning opens on the current month: tick Léa's and Hugo's Christmas Wednesday.
+    # The planning opens on the current month: tick Léa's two Christmas-holiday Wednesdays.
     login_with_email(page, demo.MARTIN_EMAIL, demo.FAMILY_PASSWORD)
     open_menu_item(page, "Planning")
     expect(page.get_by_role("heading", name="Décembre 2026")).to_be_visible()
     banner = page.locator("#basket-banner")
     expect(banner).to_contain_text("0 réservation en attente, 0 annulation")
-    for count, child in enumerate(TICKED, start=1):
-        box = page.get_by_role("checkbox", name=cell_label(child, activity), exact=True)
+    for count, (child, day, _) in enumerate(TICKED, start=1):
+        box = page.get_by_role("checkbox", name=cell_label(child, day, activity), exact=True)
         box.check()
         expect(box).to_be_checked()
         expect(banner).to_contain_text(f"{count} réservation{'s' if count > 1 else ''} en attente")
@@ -75,8 +78,8 @@ def tick_and_pay(page) -> Activity:
     expect(page.get_by_role("heading", name="À payer en ligne")).to_be_visible()
     table = page.get_by_role("table", name="Réservations à payer en ligne")
     expect(table.get_by_role("row")).to_have_count(4)  # header, 2 lines, total
-    for child in TICKED:
-        expect(table.get_by_role("row").filter(has_text=child)).to_contain_text("23/12/2026")
+    for child, _, date in TICKED:
+        expect(table.get_by_role("row").filter(has_text=f"{date:%d/%m/%Y}")).to_contain_text(child)
     expect(page.get_by_role("button", name="Valider")).to_have_count(0)
     page.get_by_role("button", name="Payer 24,00 €").click()
 
@@ -122,14 +125,16 @@ def test_family_pays_two_prepaid_days_on_the_demo_bank_and_downloads_the_receipt
         page.get_by_role("link", name="Retour au planning").click()
         expect(page.get_by_role("heading", name="Décembre 2026")).to_be_visible()
         expect(page.locator("#basket-banner")).to_contain_text("0 réservation en attente, 0 annulation")
-        for child in TICKED:
-            expect(page.get_by_role("checkbox", name=cell_label(child, activity), exact=True)).to_have_count(0)
-            cell = page.locator(".cell.state-paid").filter(has_text=f"{child}, {DAY}, Journée : Payée et réservée")
+        for child, day, _ in TICKED:
+            expect(page.get_by_role("checkbox", name=cell_label(child, day, activity), exact=True)).to_have_count(0)
+            cell = page.locator(".cell.state-paid").filter(
+                has_text=f"{child}, {day}, {activity.name}, Journée : Payée et réservée"
+            )
             expect(cell).to_have_count(1)
 
         # In the database: two confirmed bookings, paid; one paid payment; the receipt e-mailed once.
         booked = christmas_bookings(activity)
-        assert sorted(booked.values_list("child__first_name", flat=True)) == sorted(TICKED)
+        assert sorted(booked.values_list("child__first_name", "session__date")) == [(c, d) for c, _, d in TICKED]
         for booking in booked:
             assert booking.status == BookingStatus.CONFIRMED
             assert booking.paid_at is not None

@@ -118,7 +118,7 @@ REFUSALS = ("Un paiement est déjà en cours", "Aucune réservation à payer")
 def make_world(*, code="ENF", lock_minutes=30, capacity=10):
     activity = ActivityFactory(payment_mode=PaymentMode.PREPAID)
     unit = UnitFactory(activity=activity, capacity=capacity, price_cents=PRICE_CENTS)
-    PeriodFactory(
+    period = PeriodFactory(
         activity=activity, start_date=FIRST_DAY - dt.timedelta(days=1), end_date=FIRST_DAY + dt.timedelta(days=90)
     )
     regie = Regie.objects.create(
@@ -133,7 +133,7 @@ def make_world(*, code="ENF", lock_minutes=30, capacity=10):
         hold_minutes=15,
     )
     regie.activities.add(activity)
-    return SimpleNamespace(activity=activity, unit=unit, regie=regie)
+    return SimpleNamespace(activity=activity, unit=unit, period=period, regie=regie)
 
 
 def new_family(world, *, children=2):
@@ -628,10 +628,8 @@ def silent_attempts(world, tag, now) -> list[PaymentAttempt]:
 
 def test_two_reconciliations_at_once_expire_each_attempt_once():
     world = make_world(code="REC", capacity=None)
-    world.unit.sessions.all().delete()
     for day in DAYS:
         world.unit.sessions.create(date=day)
-    world.period = world.activity.periods.get()
     world.group = GroupFactory(activity=world.activity, capacity=None)
     figures = []
     for repetition in range(RECONCILE_REPETITIONS):

@@ -164,7 +164,7 @@ def test_a_full_cell_offers_the_list_and_a_waiting_cell_says_so(family_client, s
     response = family_client.get(url)
     markup, page = html_of(response), text_of(response)
     assert f'class="cell state-waitlisted is-locked" id="cell-{lea.pk}-{full.pk}"' in markup
-    assert "Léa, mercredi 2 décembre 2026, Journée : Sur liste d'attente." in page
+    assert f"Léa, mercredi 2 décembre 2026, {setup.activity.name}, Journée : Sur liste d'attente." in page
     assert "m'inscrire sur la liste d'attente" not in page
     assert '<span class="swatch state-waitlisted" aria-hidden="true"></span> Sur liste d\'attente' in markup
     assert f'href="{reverse("portal:planning_waitlist")}"' in markup

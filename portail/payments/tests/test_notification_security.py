@@ -163,7 +163,8 @@ def test_test_notification_for_a_regie_in_production_is_rejected():
 def test_unsigned_dummy_notification_is_rejected():
     setup = started("dummy")
     Client().get(
-        reverse("payments:notification", args=[setup.regie.pk]), {"transaction_id": setup.attempt.external_id, "ok": "1"}
+        reverse("payments:notification", args=[setup.regie.pk]),
+        {"transaction_id": setup.attempt.external_id, "ok": "1"},
     )
     assert_rejected("bad signature")
     assert_nothing_changed(setup)
