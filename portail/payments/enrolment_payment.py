@@ -37,11 +37,8 @@ from .models import (
     AllocationKind,
     AttemptPurpose,
     IncidentKind,
-    Means,
-    Payment,
     PaymentAttempt,
     PaymentIncident,
-    PaymentStatus,
 )
 
 SESSION_KEY = "enrolment_cart"
@@ -354,16 +351,8 @@ def start_enrolment_payment(*, household, items, actor, absolute_url, channel=Ch
         if amount <= 0 or any(item.price_cents <= 0 for item in items):
             raise PaymentError("Le prix de ces inscriptions n'est pas fixé : contactez le service.", code="no_price")
         label = payment_label(items)
-        payment = Payment.objects.create(
-            regie=regie,
-            household=household,
-            means=Means.ONLINE,
-            amount_cents=amount,
-            status=PaymentStatus.PENDING,
-            label=label,
-            channel=channel,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
-            created_at=now,
+        payment = services.create_online_payment(
+            regie=regie, household=household, amount_cents=amount, label=label, channel=channel, actor=actor, now=now
         )
         Allocation.objects.bulk_create(
             Allocation(

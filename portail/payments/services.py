@@ -140,16 +140,8 @@ def start_basket_payment(*, household, actor, absolute_url, channel=Channel.WEB,
         if amount == 0:
             raise PaymentError("Ces réservations sont gratuites : validez-les sans paiement.", code="free")
         label = f"Réservations ({len(held)} séance{'s' if len(held) > 1 else ''})"
-        payment = Payment.objects.create(
-            regie=regie,
-            household=household,
-            means=Means.ONLINE,
-            amount_cents=amount,
-            status=PaymentStatus.PENDING,
-            label=label,
-            channel=channel,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
-            created_at=now,
+        payment = create_online_payment(
+            regie=regie, household=household, amount_cents=amount, label=label, channel=channel, actor=actor, now=now
         )
         Allocation.objects.bulk_create(
             Allocation(
@@ -174,6 +166,21 @@ def start_basket_payment(*, household, actor, absolute_url, channel=Channel.WEB,
             message=f"Paiement en ligne de {_euros(amount)} envoyé à la banque ({label}).",
         )
     return call_bank(attempt, absolute_url, household)
+
+
+def create_online_payment(*, regie, household, amount_cents, label, channel, actor, now) -> Payment:
+    """The payment an online attempt is for, pending until the bank answers."""
+    return Payment.objects.create(
+        regie=regie,
+        household=household,
+        means=Means.ONLINE,
+        amount_cents=amount_cents,
+        status=PaymentStatus.PENDING,
+        label=label,
+        channel=channel,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_at=now,
+    )
 
 
 def new_attempt(payment, purpose, actor, now) -> PaymentAttempt:

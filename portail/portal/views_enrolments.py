@@ -38,6 +38,7 @@ from portail.payments.errors import PaymentError
 from portail.payments.models import Allocation, PaymentStatus
 
 from .decorators import family_required
+from .views_payments import to_bank
 
 FAMILY_CANCEL_REASON = "annulée par la famille"
 
@@ -336,15 +337,7 @@ def enrolment_cart_pay(request):
     except PaymentError as refusal:
         messages.error(request, refusal.message)
         return redirect("portal:enrolment_cart")
-    checkout = started.checkout
-    if checkout.method == "GET":
-        return redirect(checkout.url)
-    # A full-page POST to the bank (Systempay form): our page never holds a card field.
-    return render(
-        request,
-        "portal/payments/to_bank.html",
-        {"checkout": checkout, "attempt": started.attempt, "amount": format_euros(started.attempt.amount_cents)},
-    )
+    return to_bank(request, started)
 
 
 @family_required

@@ -38,10 +38,14 @@ def payment_basket(request):
     except PaymentError as refusal:
         messages.error(request, refusal.message)
         return redirect("portal:planning_recap")
+    return to_bank(request, started)
+
+
+def to_bank(request, started):
+    """Send the family to the bank: a redirect, or a full-page POST form (Systempay); never a card field here."""
     checkout = started.checkout
     if checkout.method == "GET":
         return redirect(checkout.url)
-    # A full-page POST to the bank (Systempay form): our page never holds a card field.
     return render(
         request,
         "portal/payments/to_bank.html",
