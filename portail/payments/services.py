@@ -18,7 +18,7 @@ import string
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from portail.bookings import services as bookings
@@ -229,6 +229,106 @@ def call_bank(attempt, absolute_url, household) -> Started:
     )
     attempt.refresh_from_db()
     return Started(attempt=attempt, checkout=checkout)
+
+
+# --- Paying with the household's credit (prépaiement, avoir) --------------------------------------
+
+
+def _credit_payments(household, regie) -> list[tuple[Payment, int]]:
+    """The household's paid payments to `regie` with money not yet allocated, oldest first, rows locked."""
+    payments = list(
+        Payment.objects.select_for_update()
+        .filter(household=household, regie=regie, status=PaymentStatus.PAID)
+        .order_by("paid_at", "pk")
+    )
+    used = dict(
+        Allocation.objects.filter(payment__in=payments)
+        .values("payment")
+        .annotate(total=models.Sum("amount_cents"))
+        .values_list("payment", "total")
+    )
+    return [
+        (payment, payment.amount_cents - used.get(payment.pk, 0))
+        for payment in payments
+        if payment.amount_cents > used.get(payment.pk, 0)
+    ]
+
+
+def credit_for(household, regie) -> int:
+    """What the household may still spend with this régie (money is kept per régie: one bank account each)."""
+    paid = Payment.objects.filter(household=household, regie=regie, status=PaymentStatus.PAID)
+    total = paid.aggregate(total=models.Sum("amount_cents"))["total"] or 0
+    used = Allocation.objects.filter(payment__in=paid).aggregate(total=models.Sum("amount_cents"))["total"] or 0
+    return total - used
+
+
+def pay_basket_with_credit(*, household, actor, channel=Channel.WEB, now=None) -> list[Booking]:
+    """ "Payer avec mon crédit": the basket's prepaid reservations are booked and paid at once from money
+    already received (prépaiement, avoir), allocated from the oldest payments first. All or nothing."""
+    now = _now(now)
+    with bookings.capacity_transaction():
+        basket = bookings.basket_of(household)
+        type(basket).objects.select_for_update().get(pk=basket.pk)
+        if open_basket_attempt(household, now) is not None:
+            raise PaymentError(
+                "Un paiement en ligne de ces réservations est en cours : attendez sa réponse.", code="locked"
+            )
+        lines = bookings.prepaid_lines(household, now=now)
+        if not lines:
+            raise PaymentError("Aucune réservation à payer.", code="nothing_to_pay")
+        regie = regie_for_activity(lines[0].session.unit.activity_id)
+        if regie is None:
+            raise PaymentError(
+                "Ces activités ne sont rattachées à aucune régie : contactez le service.", code="no_regie"
+            )
+        regie_activities = set(regie.activities.values_list("pk", flat=True))
+        lines = [line for line in lines if line.session.unit.activity_id in regie_activities]
+        sources = _credit_payments(household, regie)
+        needed = sum(line.price_cents for line in lines)
+        available = sum(left for _, left in sources)
+        if available < needed:
+            raise PaymentError(
+                f"Votre crédit auprès de la {regie.name} ({_euros(available)}) ne couvre pas ces réservations "
+                f"({_euros(needed)}) : payez-les en ligne.",
+                code="not_enough_credit",
+            )
+        try:
+            held = bookings.hold_lines_for_payment(
+                household=household, line_ids=[line.pk for line in lines], actor=actor, channel=channel, now=now
+            )
+        except BookingError as refusal:
+            raise PaymentError(refusal.message, code=refusal.code) from refusal
+        confirmed = bookings.confirm_paid_bookings(bookings=held, paid_at=now, household=household, channel=channel)
+        allocations = []
+        for booking in confirmed:
+            due = booking.price_cents
+            while due:
+                payment, left = sources[0]
+                part = min(due, left)
+                allocations.append(
+                    Allocation(
+                        payment=payment,
+                        kind=AllocationKind.BOOKING,
+                        amount_cents=part,
+                        label=f"{booking.child.first_name} – {booking.session} (crédit)",
+                        booking=booking,
+                        created_at=now,
+                    )
+                )
+                due -= part
+                sources[0] = (payment, left - part)
+                if sources[0][1] == 0:
+                    sources.pop(0)
+        Allocation.objects.bulk_create(allocations)
+        log_action(
+            actor=actor,
+            channel=channel,
+            action="payment.credit_used",
+            household=household,
+            after={"amount_cents": needed, "bookings": [b.pk for b in confirmed], "regie": regie.pk},
+            message=f"Crédit utilisé : {_euros(needed)} pour {len(confirmed)} réservation(s) ({regie.name}).",
+        )
+    return confirmed
 
 
 # --- Applying the bank's answer -------------------------------------------------------------------

@@ -18,7 +18,11 @@ from .decorators import family_required
 def basket_payment_context(household, activity_id) -> dict:
     """What the recap says next to "Payer": the hold time, or why paying must wait."""
     regie = services.regie_for_activity(activity_id)
-    context = {"hold_minutes": regie.hold_minutes if regie else 15, "payment_blocked": ""}
+    context = {
+        "hold_minutes": regie.hold_minutes if regie else 15,
+        "payment_blocked": "",
+        "credit_cents": services.credit_for(household, regie) if regie else 0,
+    }
     if regie is None or not regie.accepts_online:
         context["payment_blocked"] = "Le paiement en ligne n'est pas ouvert pour ces activités : contactez le service."
         return context
@@ -26,6 +30,21 @@ def basket_payment_context(household, activity_id) -> dict:
     if blocking is not None:
         context["payment_blocked"] = services._wait_message(blocking, timezone.now())
     return context
+
+
+@require_POST
+@family_required
+def payment_basket_with_credit(request):
+    try:
+        paid = services.pay_basket_with_credit(household=request.household, actor=request.user)
+    except PaymentError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("portal:planning_recap")
+    messages.success(
+        request,
+        f"{len(paid)} réservation{'s' if len(paid) > 1 else ''} payée{'s' if len(paid) > 1 else ''} avec votre crédit.",
+    )
+    return redirect("portal:payments")
 
 
 @require_POST

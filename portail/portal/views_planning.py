@@ -436,6 +436,7 @@ def _recap_context(household) -> dict:
         "to_pay": to_pay,
         "to_validate_total": total(to_validate),
         "to_pay_total": total(to_pay),
+        "to_pay_cents": sum(item.line.price_cents for item in to_pay),
     }
     if to_pay:
         context.update(payment_views.basket_payment_context(household, to_pay[0].line.session.unit.activity_id))

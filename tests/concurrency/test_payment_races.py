@@ -56,7 +56,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.middleware.csrf import CSRF_ALLOWED_CHARS
 from django.urls import reverse
 from django.utils import timezone
@@ -66,12 +66,13 @@ from portail.accounts.middleware import SEEN_KEY, STARTED_KEY
 from portail.bookings import services as booking_services
 from portail.bookings.models import HOLDING_STATUSES, BasketLine, Booking, BookingStatus, LineKind
 from portail.bookings.tests.factories import make_bookable
-from portail.catalog.models import PaymentMode
+from portail.catalog.models import PaymentMode, Session
 from portail.core.errors import BusinessError
 from portail.core.models import Channel, LogEntry
 from portail.enrolments.models import Enrolment, EnrolmentStatus
 from portail.households.models import Child, Guardian, Household, HouseholdStatus
 from portail.payments import emails, offline, services
+from portail.payments.errors import PaymentError
 from portail.payments.models import (
     Allocation,
     AllocationKind,
@@ -433,6 +434,43 @@ def test_two_tabs_clicking_payer_at_once_start_one_payment(payment_server):
         assert_one_checkout(family, messages[0])
     assert places_taken(world.unit)[world.unit.sessions.order_by("date").first().pk] == 2 * CHECKOUT_REPETITIONS
     print(f"two tabs (HTTP, one session): {CHECKOUT_REPETITIONS} × (1 redirect to the bank, 1 refusal)")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "product bug: start_basket_payment runs in bookings.capacity_transaction(), whose lock timeout raises "
+        "BookingError('busy'); portal.payment_basket only catches PaymentError, so the family gets an HTTP 500 "
+        "(seen against gunicorn). Remove this marker once the timeout is a PaymentError(code='busy')."
+    ),
+)
+def test_checkout_waiting_beyond_the_lock_timeout_is_refused_as_busy():
+    """A session of the basket stays locked longer than LOCK_TIMEOUT (3 s; heavy ticking on the same
+    day): "Payer" must be refused with the "réessayez" message as a PaymentError, nothing created."""
+    world = make_world(code="BSY", capacity=None)
+    family = two_booking_basket(world)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_sessions():
+        try:
+            with transaction.atomic():
+                list(Session.objects.select_for_update().filter(unit=world.unit))
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_sessions)
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        [(kind, value)] = in_parallel([lambda: start_payment(family)])
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert kind == "refused", value
+    assert not PaymentAttempt.objects.exists() and not Booking.objects.exists()  # rolled back either way
+    assert isinstance(value, PaymentError) and value.code == "busy", f"{type(value).__name__}: {value}"
 
 
 # --- 3. Gapless receipt numbers under 16 desk connections -------------------------------------------------

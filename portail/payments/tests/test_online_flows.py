@@ -366,3 +366,50 @@ def test_another_households_attempt_and_receipt_are_404(family_client, client):
     client.force_login(other.guardian.user)
     assert client.get(reverse("portal:payment_return", args=[attempt.uid])).status_code == 404
     assert client.get(reverse("portal:payment_receipt", args=[attempt.payment_id])).status_code == 404
+
+
+def _credit(setup, amount_cents):
+    """Money already received by the régie and not allocated (e.g. a cheque paid in advance)."""
+    return Payment.objects.create(
+        regie=setup.regie,
+        household=setup.household,
+        means="cheque",
+        amount_cents=amount_cents,
+        status=PaymentStatus.PAID,
+        paid_at=timezone.now(),
+        label="Prépaiement",
+        receipt_number=f"RENF2026{Payment.objects.count() + 1:06d}",
+    )
+
+
+def test_basket_paid_with_credit_books_at_once_and_uses_the_oldest_money_first(family_client):
+    setup = make_setup("payfip_ws")
+    first, second = _credit(setup, 1500), _credit(setup, 1500)
+    tick(setup, 0, 0)
+    tick(setup, 1, 0)
+    client = family_client(setup)
+    recap = client.get(reverse("portal:planning_recap")).content.decode()
+    assert "Payer avec mon crédit (30,00 € disponibles)" in unescape(recap)
+    response = client.post(reverse("portal:payment_basket_with_credit"), follow=True)
+    assert "2 réservations payées avec votre crédit" in unescape(response.content.decode())
+    bookings = Booking.objects.filter(child__household=setup.household)
+    assert [b.status for b in bookings] == [BookingStatus.CONFIRMED] * 2 and all(b.paid_at for b in bookings)
+    # 24 € taken: 15 € from the first payment, 9 € from the second; 6 € left.
+    assert sum(a.amount_cents for a in first.allocations.all()) == 1500
+    assert sum(a.amount_cents for a in second.allocations.all()) == 900
+    assert services.credit_for(setup.household, setup.regie) == 600
+    assert household_account(setup.household, with_payments=False).credit_cents == 600
+    assert not PaymentAttempt.objects.exists()
+    assert LogEntry.objects.filter(action="payment.credit_used").count() == 1
+
+
+def test_not_enough_credit_changes_nothing(family_client):
+    setup = make_setup("payfip_ws")
+    _credit(setup, 1000)
+    tick(setup, 0, 0)
+    client = family_client(setup)
+    assert "Payer avec mon crédit" not in client.get(reverse("portal:planning_recap")).content.decode()
+    response = client.post(reverse("portal:payment_basket_with_credit"), follow=True)
+    assert "ne couvre pas ces réservations" in unescape(response.content.decode())
+    assert not Booking.objects.filter(child__household=setup.household).exists()
+    assert BasketLine.objects.filter(basket__household=setup.household).count() == 1
