@@ -101,6 +101,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _PAYMENTS_READ
     + _PAYMENTS_WRITE
     + [
+        "payments.add_regie",
         "accounts.access_admin",
         "accounts.view_user",
         "accounts.add_user",

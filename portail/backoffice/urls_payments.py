@@ -15,5 +15,6 @@ urlpatterns = [
     path("paiements/<int:payment_id>/rembourser/", views.payment_refund, name="payment_refund"),
     path("foyers/<int:household_id>/encaisser/", views.payment_record, name="payment_record"),
     path("regies/", views.regie_list, name="regies"),
+    path("regies/nouvelle/", views.regie_new, name="regie_new"),
     path("regies/<int:regie_id>/modifier/", views.regie_edit, name="regie_edit"),
 ]

@@ -52,6 +52,7 @@ VIEW_INCIDENTS = "payments.view_paymentincident"
 CHANGE_INCIDENTS = "payments.change_paymentincident"
 VIEW_REGIES = "payments.view_regie"
 CHANGE_REGIES = "payments.change_regie"
+ADD_REGIES = "payments.add_regie"
 
 ACTION_LABELS = {
     "payment.started": "Paiement en ligne envoyé à la banque",
@@ -310,7 +311,11 @@ def regie_list(request):
     return render(
         request,
         "backoffice/payments/regies.html",
-        {"regies": regies, "can_change": request.user.has_perm(CHANGE_REGIES)},
+        {
+            "regies": regies,
+            "can_change": request.user.has_perm(CHANGE_REGIES),
+            "can_add": request.user.has_perm(ADD_REGIES),
+        },
     )
 
 
@@ -324,3 +329,19 @@ def regie_edit(request, regie_id):
         messages.success(request, f"La régie « {saved.name} » est enregistrée.")
         return redirect("backoffice:regies")
     return render(request, "backoffice/payments/regie_form.html", {"form": form, "regie": regie, "title": title})
+
+
+@staff_required(VIEW_REGIES, ADD_REGIES)
+def regie_new(request):
+    """A new régie (an administrator's act: the régie exists by the town's acte constitutif)."""
+    from portail.organisations.models import Town
+
+    regie = Regie(town=Town.current())
+    form = RegieForm(request.POST if request.method == "POST" else None, instance=regie)
+    if request.method == "POST" and form.is_valid():
+        saved = offline.save_regie(form=form, actor=request.user, secret_names=form.secret_names)
+        messages.success(request, f"La régie « {saved.name} » est créée.")
+        return redirect("backoffice:regies")
+    return render(
+        request, "backoffice/payments/regie_form.html", {"form": form, "regie": regie, "title": "Nouvelle régie"}
+    )

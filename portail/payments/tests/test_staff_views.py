@@ -5,8 +5,7 @@ payment form, refunds, incident resolution, and the régie form that never shows
 import datetime as dt
 
 import pytest
-from django.contrib import admin
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from portail.accounts import roles
@@ -25,31 +24,7 @@ from tests.payment_factories import (
     payment_staff,
 )
 
-
-def _included() -> bool:
-    try:
-        reverse("backoffice:payments")
-    except NoReverseMatch:
-        return False
-    return True
-
-
-# Until portail/backoffice/urls.py includes urls_payments, these tests use config.urls plus it.
-if not _included():
-    import portail.backoffice.urls as _backoffice
-
-    urlpatterns = [
-        path("", include("portail.portal.urls")),
-        path("compte/", include("portail.accounts.urls")),
-        path(
-            "gestion/",
-            include((_backoffice.urlpatterns + [path("", include("portail.backoffice.urls_payments"))], "backoffice")),
-        ),
-        path("admin/", admin.site.urls),
-    ]
-    pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
-else:
-    pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -569,3 +544,32 @@ def test_staff_without_a_role_get_nothing(client, household):
     payment = PaymentFactory(household=household)
     client.force_login(StaffFactory())
     assert client.get(reverse("backoffice:payment_detail", args=[payment.pk])).status_code == 403
+
+
+def test_an_administrator_creates_a_regie_a_cashier_cannot(client):
+    from portail.organisations.models import Town
+
+    Town.objects.get_or_create(name="Ville-sur-Test")
+    cashier = login(client)
+    assert cashier.get(reverse("backoffice:regie_new")).status_code == 403
+    admin_client = login(client, roles.ADMINISTRATOR)
+    assert "Nouvelle régie" in admin_client.get(reverse("backoffice:regies")).content.decode()
+    data = {
+        "name": "Régie des sports",
+        "code": "SPO",
+        "is_active": "on",
+        "contact": "",
+        "accepted_means": ["online", "cheque"],
+        "receipt_prefix": "R",
+        "backend": "payfip_ws",
+        "options_backend": "payfip_ws",
+        "option_numcli": "123456",
+        "test_mode": "on",
+        "lock_minutes": "30",
+        "hold_minutes": "15",
+    }
+    response = admin_client.post(reverse("backoffice:regie_new"), data)
+    assert response.status_code == 302, response.context["form"].errors
+    regie = Regie.objects.get(code="SPO")
+    assert regie.backend_options == {"numcli": "123456"} and regie.test_mode
+    assert LogEntry.objects.filter(action="regie.created", object_id=str(regie.pk)).exists()
