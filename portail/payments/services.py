@@ -25,6 +25,7 @@ from portail.bookings import services as bookings
 from portail.bookings.errors import BookingError
 from portail.bookings.models import Booking
 from portail.catalog.models import PaymentMode
+from portail.core import locking as core_locking
 from portail.core.audit import log_action
 from portail.core.models import Channel
 from portail.households.selectors import guardian_addresses
@@ -70,6 +71,13 @@ def new_reference(regie) -> str:
     return f"P{regie.code}{timezone.localdate():%Y%m%d}{''.join(secrets.choice(alphabet) for _ in range(8))}"
 
 
+def _capacity_transaction():
+    """The bookings' locked transaction, whose lock timeout reads as a payment refusal ("réessayez")."""
+    return core_locking.capacity_transaction(
+        lambda: PaymentError("Trop de demandes en même temps, réessayez dans un instant.", code="busy")
+    )
+
+
 def regie_for_activity(activity_id) -> Regie | None:
     return Regie.objects.filter(activities__pk=activity_id, is_active=True).order_by("pk").first()
 
@@ -112,7 +120,7 @@ def start_basket_payment(*, household, actor, absolute_url, channel=Channel.WEB,
     "en cours de paiement" holding their places; the family is then redirected to the bank.
     """
     now = _now(now)
-    with bookings.capacity_transaction():
+    with _capacity_transaction():
         # One checkout per household at a time: two tabs clicking "Payer" wait for each other here.
         basket = bookings.basket_of(household)
         type(basket).objects.select_for_update().get(pk=basket.pk)
@@ -266,7 +274,7 @@ def pay_basket_with_credit(*, household, actor, channel=Channel.WEB, now=None) -
     """ "Payer avec mon crédit": the basket's prepaid reservations are booked and paid at once from money
     already received (prépaiement, avoir), allocated from the oldest payments first. All or nothing."""
     now = _now(now)
-    with bookings.capacity_transaction():
+    with _capacity_transaction():
         basket = bookings.basket_of(household)
         type(basket).objects.select_for_update().get(pk=basket.pk)
         if open_basket_attempt(household, now) is not None:
@@ -347,9 +355,9 @@ def _fail_attempt(attempt_id, status, *, bank_status="", release_reason, now=Non
     """Close an open attempt as failed and release what it held. Exactly once (row lock + status check)."""
     now = _now(now)
     with transaction.atomic():
-        attempt = locked or PaymentAttempt.objects.select_for_update().select_related("payment", "household").get(
-            pk=attempt_id
-        )
+        attempt = locked or PaymentAttempt.objects.select_for_update(of=("self",)).select_related(
+            "payment", "household"
+        ).get(pk=attempt_id)
         if attempt.status not in OPEN_STATUSES:
             return False
         attempt.status = status

@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portail.catalog.wording import format_euros
+from portail.core.errors import BusinessError
 from portail.payments import selectors, services
-from portail.payments.errors import PaymentError
 from portail.payments.models import PaymentAttempt, PaymentStatus
 
 from .decorators import family_required
@@ -37,7 +37,7 @@ def basket_payment_context(household, activity_id) -> dict:
 def payment_basket_with_credit(request):
     try:
         paid = services.pay_basket_with_credit(household=request.household, actor=request.user)
-    except PaymentError as refusal:
+    except BusinessError as refusal:
         messages.error(request, refusal.message)
         return redirect("portal:planning_recap")
     messages.success(
@@ -54,7 +54,7 @@ def payment_basket(request):
         started = services.start_basket_payment(
             household=request.household, actor=request.user, absolute_url=request.build_absolute_uri
         )
-    except PaymentError as refusal:
+    except BusinessError as refusal:
         messages.error(request, refusal.message)
         return redirect("portal:planning_recap")
     return to_bank(request, started)

@@ -16,7 +16,8 @@
 4. Reconciliation: two `reconcile_payments` at once on 10 silent attempts whose hold has ended (5
    repetitions; the attempts are written as rows, the checkout itself is covered by 2): each attempt
    expired once, each held booking cancelled once, one "payment.failed" entry and one e-mail per payment.
-5. (xfail, a product bug) "Payer" while a basket session stays locked beyond the 3 s lock timeout.
+5. "Payer" while a basket session stays locked beyond the 3 s lock timeout: a "réessayez" refusal
+   (PaymentError "busy"), nothing created (this was an HTTP 500 before the fix).
 
 Each test fails when the lock it relies on is removed. Checked on scratch copies of the project
 (copied without .venv to /tmp, one lock removed per copy, this file run from the copy, whose
@@ -436,14 +437,6 @@ def test_two_tabs_clicking_payer_at_once_start_one_payment(payment_server):
     print(f"two tabs (HTTP, one session): {CHECKOUT_REPETITIONS} × (1 redirect to the bank, 1 refusal)")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: start_basket_payment runs in bookings.capacity_transaction(), whose lock timeout raises "
-        "BookingError('busy'); portal.payment_basket only catches PaymentError, so the family gets an HTTP 500 "
-        "(seen against gunicorn). Remove this marker once the timeout is a PaymentError(code='busy')."
-    ),
-)
 def test_checkout_waiting_beyond_the_lock_timeout_is_refused_as_busy():
     """A session of the basket stays locked longer than LOCK_TIMEOUT (3 s; heavy ticking on the same
     day): "Payer" must be refused with the "réessayez" message as a PaymentError, nothing created."""
