@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "portail.enrolments",
     "portail.bookings",
     "portail.payments",
+    "portail.billing",
     # Always installed: its system checks keep the demo bank out of production.
     "portail.demobank",
     "portail.portal",

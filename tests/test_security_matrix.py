@@ -49,6 +49,10 @@ class Persona:
     waitlist_entry: object
     payment: object = None
     attempt: object = None
+    certificate: object = None
+    invoice: object = None
+    credit_note: object = None
+    recipient: object = None
 
 
 def make_persona(email):
@@ -102,8 +106,47 @@ def make_persona(email):
         lock_until=payment.created_at,
         hold_until=payment.created_at,
     )
+    from portail.billing.models import TaxCertificate
+
+    certificate = TaxCertificate.objects.create(
+        regie=regie, household=household, year=2025, number=f"CSEC2025{household.pk:06d}", amounts=[]
+    )
+    # Billing: an invoice, a credit note on it, an extra invoice recipient.
+    from django.utils import timezone
+
+    from portail.billing.models import CreditNote, InvoiceRecipient
+    from portail.billing.tests.factories import make_invoice
+
+    invoice = make_invoice(household, regie, lines=[(child, "Cantine", 1, 400)], number=f"FSEC2026{household.pk:06d}")
+    credit_note = CreditNote.objects.create(
+        regie=regie,
+        household=household,
+        invoice=invoice,
+        number=f"ASEC2026{household.pk:06d}",
+        issued_at=timezone.now(),
+        reason="Erreur de saisie",
+        total_cents=100,
+        payer={},
+        issuer={},
+    )
+    recipient = InvoiceRecipient.objects.create(household=household, email=f"autre{household.pk}@example.org")
     return Persona(
-        household, guardian, child, request, person, quotient, enrolment, booking, absence, entry, payment, attempt
+        household,
+        guardian,
+        child,
+        request,
+        person,
+        quotient,
+        enrolment,
+        booking,
+        absence,
+        entry,
+        payment,
+        attempt,
+        certificate,
+        invoice,
+        credit_note,
+        recipient,
     )
 
 
@@ -123,6 +166,10 @@ FAMILY_OBJECT_KWARGS = {
     "entry_id": lambda p: p.waitlist_entry.pk,
     "payment_id": lambda p: p.payment.pk,
     "uid": lambda p: p.attempt.uid,
+    "certificate_id": lambda p: p.certificate.pk,
+    "invoice_id": lambda p: p.invoice.pk,
+    "credit_note_id": lambda p: p.credit_note.pk,
+    "recipient_id": lambda p: p.recipient.pk,
 }
 
 

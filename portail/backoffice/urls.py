@@ -13,4 +13,7 @@ urlpatterns = [
     path("", include("portail.backoffice.urls_enrolments")),
     path("", include("portail.backoffice.urls_bookings")),
     path("", include("portail.backoffice.urls_payments")),
+    path("", include("portail.backoffice.urls_tariffs")),
+    path("", include("portail.backoffice.urls_billing_exports")),
+    path("", include("portail.backoffice.urls_billing")),
 ]

@@ -18,6 +18,7 @@ from .catalog import Catalog, ensure_catalog
 from .families import ensure_households, ensure_staff
 from .payments import ensure_regies
 from .plannings import ensure_plannings
+from .tariffs import ensure_tariffs
 from .upsert import Tally
 
 
@@ -37,6 +38,7 @@ def load_demo() -> DemoResult:
     households = ensure_households(tally, catalog)
     ensure_plannings(tally, staff)
     ensure_regies(tally, catalog.town)
+    ensure_tariffs(tally)
     if tally.changed:
         log_action(
             actor=None,

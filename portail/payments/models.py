@@ -37,6 +37,9 @@ class Means(models.TextChoices):
     CESU = "cesu", "CESU"
     TRANSFER = "transfer", "Virement"
     CARD_DESK = "card_desk", "Carte bancaire au guichet"
+    DIRECT_DEBIT = "sepa", "Prélèvement"
+    # Not money received: an avoir (credit note) the household may spend on its next invoices.
+    CREDIT_NOTE = "avoir", "Avoir"
 
 
 OFFLINE_MEANS = (Means.CHEQUE, Means.CASH, Means.CESU, Means.TRANSFER, Means.CARD_DESK)
@@ -187,6 +190,9 @@ class Allocation(models.Model):
     )
     enrolment = models.ForeignKey(
         "enrolments.Enrolment", null=True, blank=True, on_delete=models.PROTECT, related_name="allocations"
+    )
+    invoice = models.ForeignKey(
+        "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="allocations"
     )
     # Enrolments paid at once are created when the money arrives: until then the request is kept here.
     pending_enrolment = models.JSONField(null=True, blank=True)

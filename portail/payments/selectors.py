@@ -34,7 +34,9 @@ def household_account(household, *, with_payments=True) -> Account:
         )["total"]
         or 0
     )
-    account = Account(paid_cents=paid_cents, allocated_cents=allocated_cents)
+    from portail.billing.selectors import household_due_cents  # invoices not paid yet ("restant dû")
+
+    account = Account(paid_cents=paid_cents, allocated_cents=allocated_cents, due_cents=household_due_cents(household))
     if with_payments:
         account.payments = list(
             Payment.objects.filter(household=household)

@@ -410,6 +410,10 @@ def _settle_paid(attempt, answer, now) -> None:
         from .enrolment_payment import settle_enrolments  # the enrolment-at-once flow
 
         settle_enrolments(payment, attempt, now)
+    if attempt.purpose == AttemptPurpose.INVOICES:
+        from .invoice_payment import settle_invoices  # an invoice paid meanwhile: the surplus stays as credit
+
+        settle_invoices(payment, attempt, now)
     log_action(
         actor=None,
         channel=Channel.SYSTEM,

@@ -225,7 +225,7 @@ class RegieForm(forms.ModelForm):
 
     accepted_means = forms.MultipleChoiceField(
         label="Moyens de paiement acceptés",
-        choices=Means.choices,
+        choices=[(m.value, m.label) for m in Means if m != Means.CREDIT_NOTE],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Uniquement ceux que l'acte constitutif de la régie autorise.",

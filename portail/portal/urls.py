@@ -14,4 +14,6 @@ urlpatterns = [
     path("", include("portail.portal.urls_planning")),
     path("", include("portail.portal.urls_payments")),
     path("", include("portail.portal.urls_enrolment_payment")),
+    path("", include("portail.portal.urls_tax_certificate")),
+    path("", include("portail.portal.urls_invoices")),
 ]

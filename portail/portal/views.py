@@ -5,7 +5,6 @@ from portail.households.selectors import household_for_user
 
 # Sections later issues will fill: shown as "bientôt", never as broken links.
 COMING_SOON = {
-    "factures": "Factures et paiements",
     "messagerie": "Messagerie",
     "actualites": "Actualités",
 }

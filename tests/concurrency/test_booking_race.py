@@ -411,17 +411,26 @@ def test_fifty_multi_session_baskets_at_once_never_deadlock_and_are_all_or_nothi
                     )
                     outcomes[family.household.pk] = "ok"
                 except BookingError as refusal:
+                    if refusal.code == "busy" and retries[family.household.pk] < 5:
+                        # The 3 s lock timeout ("réessayez"): on a loaded machine a family waits longer
+                        # than that behind 15 others; like the family, try again.
+                        retries[family.household.pk] += 1
+                        jobs.put((family, cells))
+                        continue
                     outcomes[family.household.pk] = refusal.code
                 except Exception as exc:  # noqa: BLE001 - a deadlock would land here
                     outcomes[family.household.pk] = repr(exc)
         finally:
             connection.close()
 
+    retries: Counter = Counter()
     threads = [threading.Thread(target=work) for _ in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    if retries:
+        print(f"multi-session baskets: {sum(retries.values())} 'réessayez' answer(s), tried again")
     assert Counter(outcomes.values()) == {"ok": MULTI_PLACES // 2, "full": MULTI_FAMILIES - MULTI_PLACES // 2}
     lines = Counter(
         BasketLine.objects.filter(session__in=days, kind=LineKind.ADD).values_list("basket__household", flat=True)
