@@ -248,26 +248,21 @@ def pay_invoices_with_credit(*, household, invoice_ids, actor, channel=Channel.W
                 f"({format_euros(needed)}) : payez-les en ligne ou au guichet.",
                 code="not_enough_credit",
             )
-        allocations = []
-        for invoice in invoices:
-            due = dues[invoice.pk]
-            while due:
-                payment, left = sources[0]
-                part = min(due, left)
-                allocations.append(
-                    Allocation(
-                        payment=payment,
-                        kind=AllocationKind.INVOICE,
-                        amount_cents=part,
-                        label=f"Facture n° {invoice.number} (crédit)"[:200],
-                        invoice=invoice,
-                        created_at=now,
-                    )
+        allocations = services.spend_credit(
+            sources,
+            [
+                (
+                    dues[invoice.pk],
+                    {
+                        "kind": AllocationKind.INVOICE,
+                        "label": f"Facture n° {invoice.number} (crédit)"[:200],
+                        "invoice": invoice,
+                    },
                 )
-                due -= part
-                sources[0] = (payment, left - part)
-                if sources[0][1] == 0:
-                    sources.pop(0)
+                for invoice in invoices
+            ],
+            now,
+        )
         Allocation.objects.bulk_create(allocations)
         log_action(
             actor=actor,

@@ -262,6 +262,23 @@ def _credit_payments(household, regie) -> list[tuple[Payment, int]]:
     ]
 
 
+def spend_credit(sources: list[tuple[Payment, int]], dues: list[tuple[int, dict]], now) -> list[Allocation]:
+    """Allocations (unsaved) paying each due amount from `sources` (payment, money left), oldest first.
+    `dues` = [(cents, Allocation fields such as kind/label/booking/invoice)]; the caller checked there is
+    enough. A due may be split over two payments. `sources` is consumed."""
+    allocations = []
+    for due, fields in dues:
+        while due and sources:
+            payment, left = sources[0]
+            part = min(due, left)
+            allocations.append(Allocation(payment=payment, amount_cents=part, created_at=now, **fields))
+            due -= part
+            sources[0] = (payment, left - part)
+            if sources[0][1] == 0:
+                sources.pop(0)
+    return allocations
+
+
 def credit_for(household, regie) -> int:
     """What the household may still spend with this régie (money is kept per régie: one bank account each)."""
     paid = Payment.objects.filter(household=household, regie=regie, status=PaymentStatus.PAID)
@@ -307,27 +324,18 @@ def pay_basket_with_credit(*, household, actor, channel=Channel.WEB, now=None) -
         except BookingError as refusal:
             raise PaymentError(refusal.message, code=refusal.code) from refusal
         confirmed = bookings.confirm_paid_bookings(bookings=held, paid_at=now, household=household, channel=channel)
-        allocations = []
-        for booking in confirmed:
-            due = booking.price_cents
-            while due:
-                payment, left = sources[0]
-                part = min(due, left)
-                allocations.append(
-                    Allocation(
-                        payment=payment,
-                        kind=AllocationKind.BOOKING,
-                        amount_cents=part,
-                        label=f"{booking.child.first_name} – {booking.session} (crédit)",
-                        booking=booking,
-                        created_at=now,
-                    )
-                )
-                due -= part
-                sources[0] = (payment, left - part)
-                if sources[0][1] == 0:
-                    sources.pop(0)
-        Allocation.objects.bulk_create(allocations)
+        dues = [
+            (
+                booking.price_cents,
+                {
+                    "kind": AllocationKind.BOOKING,
+                    "label": f"{booking.child.first_name} – {booking.session} (crédit)",
+                    "booking": booking,
+                },
+            )
+            for booking in confirmed
+        ]
+        Allocation.objects.bulk_create(spend_credit(sources, dues, now))
         log_action(
             actor=actor,
             channel=channel,
