@@ -334,6 +334,9 @@ def test_numbers_are_gapless_per_regie_and_year(world):
 def test_next_number_without_update_returning(world, monkeypatch):
     """Databases without UPDATE … RETURNING lock the counter row with SELECT … FOR UPDATE instead."""
     connection = transaction.get_connection()
+    if connection.vendor != "sqlite":
+        # Turning the feature off on PostgreSQL also breaks the ORM's own inserts (psycopg has no lastrowid).
+        pytest.skip("the fallback is exercised on SQLite, which can run without RETURNING")
     monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
     with transaction.atomic():
         assert numbering.next_number(world.regie, 2031, SeriesKind.INVOICE) == "FENF2031000001"
