@@ -10,6 +10,7 @@ import platform
 import sys
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -57,3 +58,36 @@ def write_json(kind: str, payload: dict) -> Path:
     path = RESULTS / f"{kind}-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     return path
+
+
+# --- The scratch PostgreSQL database of a benchmark ---------------------------------------------
+
+
+def admin_connect(server_url: str):
+    import psycopg
+
+    parts = urlsplit(server_url)
+    return psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+def database_exists(server_url: str, name: str) -> bool:
+    with admin_connect(server_url) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+def recreate_database(server_url: str, name: str) -> None:
+    with admin_connect(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with admin_connect(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -46,7 +46,7 @@ from glob import glob
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
-from _setup import ROOT, machine_info, setup_django, write_json
+from _setup import ROOT, database_exists, drop_database, machine_info, recreate_database, setup_django, write_json
 
 PGBENCH_SCHEMA = "pgbench_hotrow"
 # QUALITY.md, Appendix: the hot-row booking transaction every P2 ratio is computed against.
@@ -73,39 +73,6 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     if not sorted_values:
         return 0.0
     return sorted_values[max(1, math.ceil(pct / 100 * len(sorted_values))) - 1]
-
-
-# --- The scratch database -------------------------------------------------------------------------
-
-
-def admin_connect(server_url: str):
-    import psycopg
-
-    parts = urlsplit(server_url)
-    return psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-
-
-def database_exists(server_url: str, name: str) -> bool:
-    with admin_connect(server_url) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
-
-
-def recreate_database(server_url: str, name: str) -> None:
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- The scenario ----------------------------------------------------------------------------------

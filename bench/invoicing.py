@@ -35,46 +35,13 @@ import time
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from _setup import ROOT, machine_info, setup_django, write_json
+from _setup import ROOT, database_exists, drop_database, machine_info, recreate_database, setup_django, write_json
 
 REGIE_CODE = "BEN"
 BATCH = 5000
 TARGET_SECONDS = 60.0
-
-# --- The scratch database (as bench/booking.py) ------------------------------------------------------
-
-
-def admin_connect(server_url: str):
-    import psycopg
-
-    parts = urlsplit(server_url)
-    return psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-
-
-def database_exists(server_url: str, name: str) -> bool:
-    with admin_connect(server_url) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
-
-
-def recreate_database(server_url: str, name: str) -> None:
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with admin_connect(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
 
 # --- Counting queries -----------------------------------------------------------------------------------
 
