@@ -38,6 +38,12 @@ class Booking(models.Model):
     status = models.CharField("état", max_length=20, choices=BookingStatus.choices, default=BookingStatus.CONFIRMED)
     # Price snapshot in cents: decided once, never recomputed (billing reads it).
     price_cents = models.PositiveIntegerField("prix (centimes)")
+    # How the tariff engine reached price_cents (French, in order), copied onto the invoice line.
+    price_trail = models.JSONField("calcul du prix", default=list, blank=True)
+    # Booked after the deadline (staff on the family's behalf): price_cents includes surcharge_cents,
+    # which the invoice shows on its own line (a penalty, left out of the tax certificate).
+    late = models.BooleanField("hors délai", default=False)
+    surcharge_cents = models.PositiveIntegerField("majoration (centimes)", default=0)
     channel = models.CharField("canal", max_length=10, choices=Channel.choices, default=Channel.WEB)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -108,6 +114,10 @@ class BasketLine(models.Model):
         Booking, null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="Pour une annulation."
     )
     price_cents = models.PositiveIntegerField("prix (centimes)")
+    # The price decided at the tick (tariff engine), carried to the booking when the basket is validated.
+    price_trail = models.JSONField("calcul du prix", default=list, blank=True)
+    late = models.BooleanField("hors délai", default=False)
+    surcharge_cents = models.PositiveIntegerField("majoration (centimes)", default=0)
     created_at = models.DateTimeField(default=timezone.now)
     # An add line stops counting against the session's places at this instant, with no job needed.
     expires_at = models.DateTimeField("expire le", db_index=True)

@@ -37,6 +37,7 @@ from .models import (
     SessionWaitlistEntry,
     WaitlistStatus,
 )
+from .pricing import CellPricer, price_fields_of
 from .selectors import format_day, format_deadline, places_taken
 
 # Tests switch this off for the negative control of the booking race (tests/concurrency/).
@@ -248,15 +249,20 @@ def _hold_until(session, now):
     return now + timedelta(minutes=session.unit.activity.basket_hold_minutes)
 
 
-def _add_line(basket, child, session, enrolment, now) -> BasketLine:
-    """An "add" line: the price of the moment, holding its place until it expires."""
+def _is_late(session, now, bypass_deadline) -> bool:
+    """Booked past the deadline thanks to the staff bypass: the grid's late-booking surcharge applies."""
+    return bool(bypass_deadline) and now >= _deadline(session)
+
+
+def _add_line(basket, child, session, enrolment, now, *, pricer, late=False) -> BasketLine:
+    """An "add" line: the price of the moment (tariff engine, decided once), holding its place until it expires."""
     return BasketLine.objects.create(
         basket=basket,
         kind=LineKind.ADD,
         child=child,
         session=session,
         enrolment=enrolment,
-        price_cents=session.unit.price_cents,
+        **pricer.price(child=child, session=session, late=late).as_fields(),
         created_at=now,
         expires_at=_hold_until(session, now),
     )
@@ -275,6 +281,7 @@ def change_cells(*, household, cells, actor, channel, bypass_deadline=False, now
             raise error("not_booked")
     basket = basket_of(household)
     changes = []
+    pricer = CellPricer()
     with capacity_transaction():
         sessions = _lock_sessions([session_id for _, session_id in cells])
         for child, session_id in cells:
@@ -309,7 +316,9 @@ def change_cells(*, household, cells, actor, channel, bypass_deadline=False, now
                 enrolment = _check_bookable(child, session, now, bypass_deadline)
                 _check_no_overlap(child, session, now)
                 _check_place(session, now)
-                line = _add_line(basket, child, session, enrolment, now)
+                line = _add_line(
+                    basket, child, session, enrolment, now, pricer=pricer, late=_is_late(session, now, bypass_deadline)
+                )
             changes.append(CellChange(child=child, session=session, line=line))
     return changes
 
@@ -345,12 +354,14 @@ class ConfirmResult:
     left_for_payment: list = field(default_factory=list)  # prepaid lines, paid through the payment issue
 
 
-def _create_booking(*, child, session, enrolment, price_cents, actor, channel, now, household, note="", extra=None):
+def _create_booking(*, child, session, enrolment, price, actor, channel, now, household, note="", extra=None):
+    """`price`: the fields of the price decided at the tick (DecidedPrice.as_fields or price_fields_of)."""
+    price_cents = price["price_cents"]
     booking = Booking.objects.create(
         child=child,
         session=session,
         enrolment=enrolment,
-        price_cents=price_cents,
+        **price,
         channel=channel,
         created_by=_user(actor),
         created_at=now,
@@ -467,7 +478,7 @@ def _confirm_add(line, session, *, actor, channel, now, household, bypass_deadli
                 child=line.child,
                 session=session,
                 enrolment=line.enrolment,
-                price_cents=line.price_cents,
+                price=price_fields_of(line),
                 actor=actor,
                 channel=channel,
                 now=now,
@@ -512,11 +523,12 @@ def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None) -> 
         _check_no_overlap(child, session, now)
         _check_place(session, now)
         late = _late(session, now, bypass_deadline=True)
+        price = CellPricer().price(child=child, session=session, late=_is_late(session, now, bypass_deadline=True))
         booking = _create_booking(
             child=child,
             session=session,
             enrolment=enrolment,
-            price_cents=session.unit.price_cents,
+            price=price.as_fields(),
             actor=actor,
             channel=channel,
             now=now,
@@ -594,6 +606,7 @@ def apply_weekly_pattern(
     ]
     basket = basket_of(household)
     child = enrolment.child
+    pricer = CellPricer()
     with capacity_transaction():
         sessions = _lock_sessions(candidate_ids)
         _expire_lines(basket, now)
@@ -615,7 +628,9 @@ def apply_weekly_pattern(
             except BookingError as refusal:
                 result.refused.append((session, refusal.message))
                 continue
-            _add_line(basket, child, session, enrolment, now)
+            _add_line(
+                basket, child, session, enrolment, now, pricer=pricer, late=_is_late(session, now, bypass_deadline)
+            )
             result.added.append(session)
     return result
 
@@ -1054,7 +1069,7 @@ def hold_lines_for_payment(*, household, line_ids, actor, channel, now=None) -> 
             session=session,
             enrolment=line.enrolment,
             status=BookingStatus.AWAITING_PAYMENT,
-            price_cents=line.price_cents,
+            **price_fields_of(line),
             channel=channel,
             created_by=_user(actor),
             created_at=now,
@@ -1138,7 +1153,7 @@ def rebook_after_late_payment(*, booking, paid_at, household, now=None) -> Booki
             child=child,
             session=session,
             enrolment=booking.enrolment,
-            price_cents=booking.price_cents,
+            price=price_fields_of(booking),
             actor=None,
             channel=Channel.SYSTEM,
             now=now,

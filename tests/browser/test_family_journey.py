@@ -27,6 +27,17 @@ def logout(page):
     expect(page).to_have_url(re.compile("/compte/connexion/"))
 
 
+def basket_cost(household_reference) -> str:
+    """What the ticked cells cost, as stored on the basket lines (priced once by the tariff engine at the
+    tick): the banner, the recap and the bank must all show this amount."""
+    from portail.bookings.models import BasketLine
+    from portail.catalog.wording import format_euros
+
+    lines = BasketLine.objects.filter(basket__household__reference=household_reference, kind="add")
+    assert lines.exists() and all(line.price_trail for line in lines)  # priced by the demo's tariff grid
+    return format_euros(sum(line.price_cents for line in lines))
+
+
 def open_menu_item(page, name):
     page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name=name).click()
 

@@ -20,7 +20,7 @@ from portail.enrolments.models import Enrolment, EnrolmentStatus
 from portail.enrolments.services import request_enrolment, validate_enrolment
 from portail.households.models import Child
 
-from .test_family_journey import login_with_email, open_menu_item
+from .test_family_journey import basket_cost, login_with_email, open_menu_item
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -105,7 +105,8 @@ def test_family_ticks_wednesdays_validates_and_sees_them_booked(page):
             "checkbox", name=cell_label("Hugo", "mercredi 2 décembre 2026", activity, "Matin"), exact=True
         ).check()
         expect(banner).to_contain_text("Modifications en cours : 3 réservations en attente, 0 annulation")
-        expect(banner).to_contain_text("Coût de la période : 24,00 €")
+        cost = basket_cost("D000001")
+        expect(banner).to_contain_text(f"Coût de la période : {cost}")
         assert not wednesday_bookings(activity).exists()  # nothing is booked before "Valider"
 
         # The recap, then "Valider".
@@ -115,7 +116,7 @@ def test_family_ticks_wednesdays_validates_and_sees_them_booked(page):
         expect(table.get_by_role("row")).to_have_count(5)  # header, 3 lines, total
         expect(table).to_contain_text("02/12/2026")
         expect(table).to_contain_text("09/12/2026")
-        expect(table).to_contain_text("24,00 €")
+        expect(table).to_contain_text(cost)
         page.get_by_role("button", name="Valider").click()
         expect(page.get_by_role("heading", name="Vos modifications sont enregistrées")).to_be_visible()
         assert wednesday_bookings(activity).filter(channel=Channel.WEB).count() == 3
