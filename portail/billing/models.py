@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from portail.core.models import Channel
+
 # --- Tariff grids ------------------------------------------------------------------------------------
 
 
@@ -224,6 +226,59 @@ class LineKind(models.TextChoices):
     MANUAL = "manual", "Ligne manuelle"
 
 
+class BillableItemKind(models.TextChoices):
+    PRESENCE = "presence", "Présence non réservée"
+    FLAT_FEE = "flat_fee", "Forfait par période"
+
+
+class BillableItem(models.Model):
+    """Something to bill that is not a booking: an unexpected presence (a child present without a booking,
+    recorded by staff or, later, the attendance register) or a flat fee per period (EMS trimester).
+
+    Priced ONCE by the tariff engine when it is recorded (presence) or derived at issue (flat fee); the
+    invoicing run copies it onto a line (``InvoiceLine.billable_item``, one-to-one: never billed twice)."""
+
+    household = models.ForeignKey("households.Household", on_delete=models.PROTECT, related_name="billable_items")
+    child = models.ForeignKey("households.Child", on_delete=models.PROTECT, related_name="billable_items")
+    activity = models.ForeignKey("catalog.Activity", on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("catalog.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        "catalog.Session", null=True, blank=True, on_delete=models.PROTECT, related_name="billable_items"
+    )
+    enrolment = models.ForeignKey(
+        "enrolments.Enrolment", null=True, blank=True, on_delete=models.PROTECT, related_name="billable_items"
+    )
+    period = models.ForeignKey("catalog.Period", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=BillableItemKind.choices)
+    service_date = models.DateField("date")
+    label = models.CharField("libellé", max_length=250)
+    unit_price_cents = models.IntegerField("prix unitaire (centimes)")
+    amount_cents = models.IntegerField("montant (centimes)")
+    trail = models.JSONField("calcul", default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField("canal", max_length=10, choices=Channel.choices, default=Channel.STAFF)
+
+    class Meta:
+        ordering = ["service_date", "pk"]
+        verbose_name = "élément à facturer"
+        verbose_name_plural = "éléments à facturer"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["child", "session"], condition=Q(kind="presence"), name="one_presence_per_child_session"
+            ),
+            models.UniqueConstraint(
+                fields=["enrolment", "period"], condition=Q(kind="flat_fee"), name="one_flat_fee_per_enrolment_period"
+            ),
+        ]
+        indexes = [models.Index(fields=["activity", "service_date"], name="billable_item_activity_date")]
+
+    def __str__(self):
+        return self.label
+
+
 class InvoiceLine(models.Model):
     """One line of an invoice, copied at issue: child, service, quantity, unit price, amount, the pricing trail."""
 
@@ -241,6 +296,10 @@ class InvoiceLine(models.Model):
     # What billed it (at most one line per booking: a re-run never bills a booking twice).
     booking = models.OneToOneField(
         "bookings.Booking", null=True, blank=True, on_delete=models.PROTECT, related_name="invoice_line"
+    )
+    # Or what else billed it (unexpected presence, flat fee): one line per item, never billed twice.
+    billable_item = models.OneToOneField(
+        BillableItem, null=True, blank=True, on_delete=models.PROTECT, related_name="invoice_line"
     )
     # Tax certificate (frais de garde des moins de 6 ans): care only, meals and penalties excluded.
     childcare_eligible = models.BooleanField(default=False)

@@ -27,8 +27,8 @@ def format_number(regie, year: int, series: str, n: int) -> str:
     return f"{PREFIXES[series]}{regie.code}{year}{n:06d}"
 
 
-def _increment(regie, year: int, series: str) -> int | None:
-    """UPDATE … SET last_number = last_number + 1 … RETURNING: one statement that takes the row lock
+def _increment(regie, year: int, series: str, count: int = 1) -> int | None:
+    """UPDATE … SET last_number = last_number + count … RETURNING: one statement that takes the row lock
     (a concurrent issuer waits, then sees the committed value). None when the row does not exist yet."""
     connection = transaction.get_connection()
     quote = connection.ops.quote_name
@@ -36,11 +36,11 @@ def _increment(regie, year: int, series: str) -> int | None:
         quote(name) for name in (DocumentCounter._meta.db_table, "last_number", "regie_id", "year", "series")
     )
     sql = (
-        f"UPDATE {table} SET {last} = {last} + 1 "  # noqa: S608 - names from the model, values bound
+        f"UPDATE {table} SET {last} = {last} + %s "  # noqa: S608 - names from the model, values bound
         f"WHERE {regie_id} = %s AND {year_} = %s AND {series_} = %s RETURNING {last}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [regie.pk, year, series])
+        cursor.execute(sql, [count, regie.pk, year, series])
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -65,22 +65,32 @@ def _create_counter(regie, year: int, series: str) -> None:
 
 def next_number(regie, year: int, series: str) -> str:
     """The next number of the series; must run inside the transaction that creates the document."""
+    return next_numbers(regie, year, series, 1)[0]
+
+
+def next_numbers(regie, year: int, series: str, count: int) -> list[str]:
+    """The next `count` numbers of the series, taken at once (one statement, one row lock held until the
+    transaction ends); must run inside the transaction that creates the documents, which must use them
+    all: a rollback gives the whole block back, so there is still no gap."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise RuntimeError("next_number must run inside the transaction that issues the document")
     if series not in PREFIXES:
         raise ValueError(f"unknown series {series!r}")
+    if count < 1:
+        raise ValueError("count must be at least 1")
     if connection.features.can_return_columns_from_insert:  # PostgreSQL, SQLite ≥ 3.35: UPDATE … RETURNING
-        n = _increment(regie, year, series)
-        if n is None:
+        last = _increment(regie, year, series, count)
+        if last is None:
             _create_counter(regie, year, series)
-            n = _increment(regie, year, series)
+            last = _increment(regie, year, series, count)
     else:
         counter = _locked_counter(regie, year, series)
-        counter.last_number += 1
+        counter.last_number += count
         counter.save(update_fields=["last_number"])
-        n = counter.last_number
-    number = format_number(regie, year, series, n)
-    if not NUMBER_PATTERN.match(number):  # pragma: no cover - the régie code is validated alphanumeric
-        raise ValueError(f"number {number!r} is not 6–30 alphanumerics")
-    return number
+        last = counter.last_number
+    numbers = [format_number(regie, year, series, n) for n in range(last - count + 1, last + 1)]
+    for number in numbers:
+        if not NUMBER_PATTERN.match(number):  # pragma: no cover - the régie code is validated alphanumeric
+            raise ValueError(f"number {number!r} is not 6–30 alphanumerics")
+    return numbers

@@ -112,13 +112,38 @@ class World:
             )
         return household, guardian, kids
 
-    def book(self, child, day, *, unit=None, **kwargs):
-        return make_booking(child, self.session(day, unit), **kwargs)
+    def book(self, child, day, *, unit=None, late=False, legacy=False, **kwargs):
+        """A booking priced the way the tick prices it: the tariff engine decides its price (and the late
+        surcharge) with the household's facts of now, stored with its trail. legacy=True: a booking made
+        before prices were decided at the tick (empty trail, the unit's base price)."""
+        session = self.session(day, unit)
+        if not legacy and "price_cents" not in kwargs:
+            kwargs.update(decided_price(child, session, late=late))
+        kwargs.setdefault("late", late)
+        return make_booking(child, session, **kwargs)
 
     def run(self, month=NOVEMBER, **kwargs):
         kwargs.setdefault("issued_on", timezone.localdate())
         kwargs.setdefault("due_date", timezone.localdate() + dt.timedelta(days=30))
         return invoicing.run_month(self.regie, month, **kwargs)
+
+
+def decided_price(child, session, *, late=False) -> dict:
+    """What the tick stores on a booking (portail.bookings.pricing does the same): the engine's price with
+    its trail; with no grid or no price, the unit's price and an empty trail (invoicing prices it then)."""
+    from portail.billing.pricing import PricingError
+    from portail.billing.tariffs import quote_booking
+
+    try:
+        quote = quote_booking(child=child, unit=session.unit, service_date=session.date, late=late)
+    except PricingError:
+        return {"price_cents": session.unit.price_cents, "price_trail": [], "late": late, "surcharge_cents": 0}
+    return {
+        "price_cents": quote.amount_cents,
+        "price_trail": list(quote.trail),
+        "late": late,
+        "surcharge_cents": quote.surcharge_cents if late else 0,
+    }
 
 
 def absence(booking, status):
@@ -247,6 +272,82 @@ def test_meals_and_older_children_are_not_childcare(world):
     world.book(older, dt.date(2026, 11, 4))
     world.run()
     assert not InvoiceLine.objects.filter(childcare_eligible=True).exists()
+
+
+# --- Prices decided at the tick ----------------------------------------------------------------------
+
+
+def quotient(household, value):
+    from portail.households.models import FamilyQuotient
+
+    FamilyQuotient.objects.filter(household=household).delete()
+    FamilyQuotient.objects.create(
+        household=household, value=value, valid_from=dt.date(2026, 1, 1), valid_until=dt.date(2026, 12, 31)
+    )
+
+
+def test_a_booking_is_billed_at_the_price_decided_at_the_tick(world):
+    """The household's quotient changes after the tick: the booking keeps its price and its trail; a
+    billed absence is the grid's percent of that price; only a booking from before prices were decided
+    at the tick (empty trail) is priced at invoicing, with the facts of then."""
+    TariffGrid.objects.filter(activity=world.activity).delete()
+    grid = TariffGrid.objects.create(
+        activity=world.activity, name="Deux tranches", valid_from=dt.date(2026, 9, 1), billed_absence_percent=50
+    )
+    low = TariffBracket.objects.create(grid=grid, min_quotient=0, max_quotient=1000)
+    high = TariffBracket.objects.create(grid=grid, min_quotient=1000, max_quotient=None)
+    TariffPrice.objects.create(bracket=low, unit=world.unit, price_cents=600)
+    TariffPrice.objects.create(bracket=high, unit=world.unit, price_cents=1000)
+    household, _g, (kid,) = world.family()
+    quotient(household, 800)
+    booked = world.book(kid, dt.date(2026, 11, 4))
+    absent = world.book(kid, dt.date(2026, 11, 18))
+    absence(absent, AbsenceStatus.BILLED)
+    world.book(kid, dt.date(2026, 11, 25), legacy=True)
+    assert booked.price_cents == 600 and any("QF 0 – 1000" in step for step in booked.price_trail)
+
+    quotient(household, 1500)  # after the tick
+    world.run()
+    assert lines_of(household) == [
+        (dt.date(2026, 11, 4), LineKind.BOOKING, 600),
+        (dt.date(2026, 11, 18), LineKind.ABSENCE, 300),
+        (dt.date(2026, 11, 25), LineKind.BOOKING, 1000),  # older data: priced now
+    ]
+    line = InvoiceLine.objects.get(booking=booked)
+    assert line.unit_price_cents == 600 and line.trail == booked.price_trail
+    absence_line = InvoiceLine.objects.get(booking=absent)
+    assert absence_line.unit_price_cents == 600 and "Absence facturée : 50 % du prix réservé" in absence_line.trail
+
+
+def test_a_late_booking_gives_a_line_and_a_penalty_line_left_out_of_childcare(world):
+    TariffGrid.objects.filter(activity=world.activity).update(late_booking_surcharge_cents=300)
+    household, _g, (kid,) = world.family(birth_date=dt.date(2021, 3, 1))  # under 6: childcare
+    late = world.book(kid, dt.date(2026, 11, 4), late=True)
+    assert (late.price_cents, late.surcharge_cents) == (1300, 300)
+    world.book(kid, dt.date(2026, 11, 18), legacy=True, late=True)  # older data flagged late: split too
+    world.book(kid, dt.date(2026, 11, 25))  # on time
+
+    preview = invoicing.preview_month(world.regie, NOVEMBER)
+    assert preview.total_cents == 3600 and preview.lines_count == 5
+    world.run()
+    invoice = Invoice.objects.get(household=household)
+    assert invoice.total_cents == 3600
+    rows = sorted(
+        (line.service_date, line.kind, line.amount_cents, line.childcare_eligible, line.booking_id)
+        for line in invoice.lines.all()
+    )
+    assert rows[:2] == [
+        (dt.date(2026, 11, 4), LineKind.BOOKING, 1000, True, late.pk),
+        (dt.date(2026, 11, 4), LineKind.LATE, 300, False, None),
+    ]
+    assert [r[1:4] for r in rows[2:]] == [
+        (LineKind.BOOKING, 1000, True),
+        (LineKind.LATE, 300, False),
+        (LineKind.BOOKING, 1000, True),
+    ]
+    penalty = invoice.lines.filter(kind=LineKind.LATE).first()
+    assert penalty.label.startswith("Majoration hors délai") and penalty.child_id == kid.pk
+    assert penalty.trail == ["Réservation hors délai : +3,00 €"]
 
 
 # --- Errors ------------------------------------------------------------------------------------------
@@ -600,13 +701,15 @@ def test_selectors(world, invoiced, django_assert_max_num_queries):
 # --- Query budget ------------------------------------------------------------------------------------
 
 FIXED_QUERIES = 30
-# Per household: counter UPDATE … RETURNING, invoice, lines, audit entry; in a test the household's
-# transaction is a savepoint, so SAVEPOINT and RELEASE are counted too (6 in all).
-PER_HOUSEHOLD = 6
+# Per batch of households (invoicing.BATCH in one transaction): counter UPDATE … RETURNING (a block of
+# numbers), invoices, lines, audit entries; in a test the batch's transaction is a savepoint, so
+# SAVEPOINT and RELEASE are counted too (6 in all). A batch of one household costs the same.
+PER_BATCH = 6
 
 
-@pytest.mark.parametrize("households", [1, 20])
-def test_queries_per_household_are_bounded(world, households):
+@pytest.mark.parametrize(("households", "batch"), [(1, 50), (20, 50), (20, 7)])
+def test_queries_per_batch_are_bounded(world, households, batch, monkeypatch):
+    monkeypatch.setattr(invoicing, "BATCH", batch)
     for n in range(households):
         _h, _g, kids = world.family(children=1 + n % 2)
         for kid in kids:
@@ -615,8 +718,55 @@ def test_queries_per_household_are_bounded(world, households):
     with CaptureQueriesContext(transaction.get_connection()) as queries:
         run = world.run()
     assert run.created == households
-    print(f"{households} household(s): {len(queries)} queries")
-    assert len(queries) <= FIXED_QUERIES + PER_HOUSEHOLD * households, len(queries)
+    batches = -(-households // batch)
+    print(f"{households} household(s), batches of {batch}: {len(queries)} queries")
+    assert len(queries) <= FIXED_QUERIES + PER_BATCH * batches, len(queries)
+    counter_updates = [q for q in queries if "UPDATE" in q["sql"] and "billing_documentcounter" in q["sql"]]
+    assert len(counter_updates) == batches + 1  # a block per batch (+1: the first finds no row of the year yet)
+    year = timezone.localdate().year
+    assert sorted(Invoice.objects.values_list("number", flat=True)) == [
+        f"FENF{year}{n:06d}" for n in range(1, households + 1)
+    ]
+
+
+def test_a_failing_household_in_a_batch_costs_no_gap_and_no_other_invoice(world, monkeypatch):
+    """A batch that fails is rolled back whole (its block of numbers too) and issued again one household
+    per transaction: only the failing household is left out, the numbers stay 1..N."""
+    monkeypatch.setattr(invoicing, "BATCH", 4)
+    households = []
+    for _ in range(10):
+        household, _g, (kid,) = world.family()
+        world.book(kid, dt.date(2026, 11, 4))
+        households.append(household)
+    failing = households[5]  # in the second batch
+    create_lines = invoicing._create_lines
+
+    def crash_for_one(invoice, lines):
+        if invoice.household_id == failing.pk:
+            raise RuntimeError("disk full")
+        return create_lines(invoice, lines)
+
+    monkeypatch.setattr(invoicing, "_create_lines", crash_for_one)
+    run = world.run()
+    assert run.created == 9 and [e["household_id"] for e in run.errors] == [failing.pk]
+    year = timezone.localdate().year
+    assert sorted(Invoice.objects.values_list("number", flat=True)) == [f"FENF{year}{n:06d}" for n in range(1, 10)]
+    assert DocumentCounter.objects.get(series=SeriesKind.INVOICE).last_number == 9
+    assert InvoiceLine.objects.count() == 9
+    assert LogEntry.objects.filter(action="invoice.issued").count() == 9
+    monkeypatch.setattr(invoicing, "_create_lines", create_lines)
+    assert world.run().created == 1
+    assert Invoice.objects.get(household=failing).number == f"FENF{year}000010"
+
+
+def test_next_numbers_takes_a_block(world):
+    with transaction.atomic():
+        assert numbering.next_numbers(world.regie, 2031, SeriesKind.INVOICE, 3) == [
+            f"FENF2031{n:06d}" for n in (1, 2, 3)
+        ]
+        assert numbering.next_number(world.regie, 2031, SeriesKind.INVOICE) == "FENF2031000004"
+    with pytest.raises(ValueError), transaction.atomic():
+        numbering.next_numbers(world.regie, 2031, SeriesKind.INVOICE, 0)
 
 
 # --- The command -------------------------------------------------------------------------------------
