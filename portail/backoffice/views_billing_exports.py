@@ -4,11 +4,16 @@
   (portail.billing.exports). Permission payments.view_payment.
 - Direct debit: a régie, a collection date → preview of the invoices that can be debited (and why
   the others cannot) → the pain.008 file, generated once (portail.billing.sepa.generate_collection
-  records it). Permission payments.change_payment.
+  records it as a DirectDebitBatch). The files made: list, detail, download again (SHA-256
+  checked), "encaissé" (one payment per debit) and "rejeté" per debit
+  (portail.payments.direct_debits). Permissions payments.view_payment + change_payment.
 - A household's mandates: list, create, revoke. Permission payments.change_payment.
 
 Views parse, call one service, render; staff_required is the outermost decorator.
 """
+
+import hashlib
+import logging
 
 from django import forms
 from django.contrib import messages
@@ -22,9 +27,13 @@ from portail.billing import exports, sepa
 from portail.billing.models import Invoice, SepaMandate
 from portail.core.models import Channel
 from portail.households import selectors as household_selectors
-from portail.payments.models import Regie
+from portail.payments import direct_debits
+from portail.payments.errors import PaymentError
+from portail.payments.models import DebitStatus, DirectDebit, DirectDebitBatch, Regie
 
 from .decorators import staff_required
+
+security_log = logging.getLogger("portail.security")
 
 VIEW = "payments.view_payment"
 CHANGE = "payments.change_payment"
@@ -143,16 +152,14 @@ def sepa_collection(request):
         chosen = {int(pk) for pk in request.POST.getlist("factures") if pk.isdigit()}
         invoices = Invoice.objects.filter(regie=regie, pk__in=chosen).select_related("household").order_by("number")
         try:
-            content = sepa.generate_collection(
+            batch = sepa.generate_collection(
                 regie=regie, invoices=invoices, collection_date=collection_date, creditor=creditor, actor=request.user
             )
         except sepa.SepaError as refusal:
             context["problems"] = refusal.problems
         else:
-            response = HttpResponse(content, content_type="application/xml")
-            name = f"prelevement-{regie.code}-{collection_date:%Y-%m-%d}.xml"
-            response["Content-Disposition"] = f'attachment; filename="{name}"'
-            return response
+            # The file is downloaded at once; it stays on the batch's page ("Fichiers de prélèvement").
+            return _xml_response(batch.content, batch)
     ready, refused = sepa.collectable_invoices(regie, collection_date)
     context.update(
         {
@@ -225,3 +232,101 @@ def mandate_revoke(request, household_id, mandate_id):
     else:
         messages.success(request, f"Mandat {mandate.rum} révoqué : il ne sera plus utilisé pour prélever.")
     return redirect(reverse("backoffice:household_mandates", args=[household.pk]))
+
+
+# --- the files made: collected, rejected ---------------------------------------------------------
+
+
+def _xml_response(content: bytes, batch) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/xml")
+    name = f"prelevement-{batch.regie.code}-{batch.collection_date:%Y-%m-%d}.xml"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"  # debtors' IBANs
+    return response
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label="Motif du rejet",
+        max_length=200,
+        help_text="Le code et le libellé donnés par la banque, ex. AM04 provision insuffisante.",
+        error_messages={"required": "Indiquez le motif du rejet (code et libellé donnés par la banque)."},
+    )
+
+
+@staff_required(VIEW, CHANGE)
+@require_GET
+def debit_batches(request):
+    batches = DirectDebitBatch.objects.select_related("regie", "created_by").order_by("-collection_date", "-pk")
+    return render(request, "backoffice/billing_exports/debit_batches.html", {"batches": batches[:200]})
+
+
+@staff_required(VIEW, CHANGE)
+@require_GET
+def debit_batch(request, batch_id):
+    batch = get_object_or_404(
+        DirectDebitBatch.objects.select_related("regie", "created_by", "collected_by"), pk=batch_id
+    )
+    debits = list(
+        DirectDebit.objects.filter(batch=batch)
+        .select_related("invoice__household", "mandate", "payment")
+        .order_by("end_to_end_id", "pk")
+    )
+    return render(
+        request,
+        "backoffice/billing_exports/debit_batch.html",
+        {
+            "batch": batch,
+            "debits": debits,
+            "submitted": sum(1 for debit in debits if debit.status == DebitStatus.SUBMITTED),
+            "can_collect": batch.status == "submitted" and batch.collection_date <= timezone.localdate(),
+            "reject_form": RejectForm(),
+        },
+    )
+
+
+@staff_required(VIEW, CHANGE)
+@require_GET
+def debit_batch_file(request, batch_id):
+    batch = get_object_or_404(DirectDebitBatch.objects.select_related("regie"), pk=batch_id)
+    try:
+        with batch.file.open("rb") as stored:
+            content = stored.read()
+    except (OSError, ValueError):
+        raise Http404("Fichier introuvable") from None
+    if hashlib.sha256(content).hexdigest() != batch.sha256:
+        security_log.error("Direct debit batch %s: stored file does not match its SHA-256, not served", batch.pk)
+        raise Http404("Fichier altéré")
+    return _xml_response(content, batch)
+
+
+@staff_required(VIEW, CHANGE)
+@require_POST
+def debit_batch_collect(request, batch_id):
+    batch = get_object_or_404(DirectDebitBatch, pk=batch_id)
+    try:
+        payments = direct_debits.mark_batch_collected(batch=batch, actor=request.user)
+    except PaymentError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"Prélèvement marqué encaissé : {len(payments)} paiement(s) enregistré(s).")
+    return redirect("backoffice:debit_batch", batch.pk)
+
+
+@staff_required(VIEW, CHANGE)
+@require_POST
+def debit_reject(request, debit_id):
+    debit = get_object_or_404(DirectDebit.objects.select_related("invoice"), pk=debit_id)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["reason"][0])
+        return redirect("backoffice:debit_batch", debit.batch_id)
+    try:
+        direct_debits.reject_debit(debit=debit, actor=request.user, reason=form.cleaned_data["reason"])
+    except PaymentError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request, f"Prélèvement de la facture n° {debit.invoice.number} rejeté : la facture est de nouveau à payer."
+        )
+    return redirect("backoffice:debit_batch", debit.batch_id)

@@ -15,8 +15,9 @@ whenever it is first rendered.
 
 Snapshot keys read (all optional; missing ones fall back to the régie and the town):
 - issuer (billing.invoicing.issuer_snapshot): town {name, address, postcode, city, phone, email,
-  website, siret, logo}, regie {name, code, contact, counter (guichet: address and hours), iban, bic},
-  recourse, and also issuer_name, issuer_quality (nom et qualité de l'ordonnateur), court,
+  website, siret, logo}, regie {name, code, contact, counter (guichet: address and hours), iban, bic,
+  ics, creditor_name (SEPA creditor)}, recourse, and also issuer_name, issuer_quality (nom et qualité
+  de l'ordonnateur), court,
   cheque_payee; the same keys flat (town, address…, regie, regie_code…) are read as well. The logo
   is a data: URI (PNG/JPEG/SVG): nothing else is ever fetched;
 - payer (billing.invoicing.payer_snapshot): name, address_line1/address_line2 (or address_lines),
@@ -32,7 +33,7 @@ import weasyprint
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -121,18 +122,21 @@ def issuer_of(document) -> dict:
         "phone": town_field("phone", town.phone if town else ""),
         "email": town_field("email", town.email if town else ""),
         "website": town_field("website"),
-        "siret": town_field("siret"),
+        "siret": town_field("siret", getattr(town, "siret", "") if town else ""),
         "regie": regie_name,
         "regie_code": _text(regie_snapshot.get("code")) or flat("regie_code") or regie.code,
         "regie_contact": _text(regie_snapshot.get("contact")) or flat("regie_contact") or regie.contact,
         "counter": _text(regie_snapshot.get("counter")) or flat("counter"),
-        "issuer_name": flat("issuer_name"),
-        "issuer_quality": flat("issuer_quality") or "L'ordonnateur, le Maire",
+        "issuer_name": flat("issuer_name") or _text(regie.issuer_name),
+        "issuer_quality": flat("issuer_quality") or _text(regie.issuer_quality) or "L'ordonnateur, le Maire",
         "recourse": flat("recourse") or DEFAULT_RECOURSE,
         "court": flat("court"),
         "cheque_payee": flat("cheque_payee") or _regie_title(regie_name),
         "iban": _text(regie_snapshot.get("iban")) or flat("iban"),
         "bic": _text(regie_snapshot.get("bic")) or flat("bic"),
+        # SEPA creditor identifier, printed with the RUM for households paying by direct debit.
+        "ics": _text(regie_snapshot.get("ics")) or flat("ics") or _text(regie.sepa_ics),
+        "creditor_name": _text(regie_snapshot.get("creditor_name")) or _text(regie.sepa_creditor_name) or regie_name,
         "logo": logo if logo.startswith("data:image/") else "",
     }
 
@@ -217,17 +221,29 @@ def _previous_unpaid(invoice) -> list[tuple[Invoice, int]]:
     return rows
 
 
+def mandate_at_issue(document):
+    """The household's mandate with the régie that was in force when the document was issued (signed
+    by then, not revoked before): the PDF reads the same whenever it is first rendered."""
+    issued_at = document.issued_at
+    return (
+        SepaMandate.objects.filter(
+            household_id=document.household_id,
+            regie_id=document.regie_id,
+            signed_on__lte=timezone.localtime(issued_at).date(),
+        )
+        .filter(Q(status=MandateStatus.ACTIVE) | Q(revoked_at__gt=issued_at))
+        .order_by("-signed_on", "-pk")
+        .first()
+    )
+
+
 def _how_to_pay(invoice, issuer) -> dict:
     regie = invoice.regie
     means = set(regie.accepted_means or [])
     numcli = ""
     if regie.backend in PAYFIP_BACKENDS:
         numcli = _text((regie.backend_options or {}).get("numcli"))  # public: printed on every ASAP
-    mandate = (
-        SepaMandate.objects.filter(household_id=invoice.household_id, regie=regie, status=MandateStatus.ACTIVE)
-        .order_by("-signed_on")
-        .first()
-    )
+    mandate = mandate_at_issue(invoice)
     counter_means = [
         label if label.isupper() else label[0].lower() + label[1:]
         for value, label in Means.choices
@@ -296,6 +312,7 @@ def credit_note_context(credit_note) -> dict:
         "payer": payer_of(credit_note),
         "issued_on": timezone.localtime(credit_note.issued_at).date(),
         "lines": list(credit_note.lines.all().order_by("pk")),
+        "mandate": mandate_at_issue(credit_note),
     }
 
 

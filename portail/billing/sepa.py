@@ -17,23 +17,28 @@
   mandate was never collected, RCUR after (every invoice of a mandate's first file is FRST). The
   collection date must be at least 14 calendar days after each invoice's issue date (the invoice
   is the pre-notification) and after today. Anything wrong refuses the whole file, with every reason.
-- `generate_collection` makes the file *and* records it: each mandate's `last_collected_on`
-  becomes the collection date (so the next file is RCUR and the 36 months restart), and an audit
-  entry "sepa.debit_requested" per invoice keeps it out of the next files. Generating is therefore
-  done once per collection; the page shows a preview first.
+- `generate_collection` makes the file *and* records it: a payments.DirectDebitBatch (the file, its
+  SHA-256 and message id) with one DirectDebit per invoice (status "submitted"), each mandate's
+  `last_collected_on` set to the collection date (so the next file is RCUR and the 36 months
+  restart) and an audit entry "sepa.debit_requested" per invoice. An invoice in a submitted debit
+  is in no other file (also a partial unique constraint) and the family cannot pay it online
+  (portail.payments.invoice_payment). What happens next (collected, rejected) is
+  portail.payments.direct_debits.
 
-**Creditor settings** (`creditor_for`): the régie's `backend_options` keys `sepa_ics`, `sepa_iban`,
-`sepa_bic` (and optional `sepa_name`, else the régie's name) when all three are set; otherwise
-`settings.PORTAIL_SEPA_CREDITOR`, a dict `{"name", "iban", "bic", "ics"}` for every régie, or a dict
-of such dicts keyed by régie code. Both are checked (IBAN, BIC, ICS) before a file is made.
+**Creditor** (`creditor_for`): the régie's fields sepa_creditor_name (else the régie's name),
+sepa_ics, sepa_iban, sepa_bic, edited by staff on the régie's page (validated there, audited). The
+former settings.PORTAIL_SEPA_CREDITOR fallback is gone: one creditor per régie, visible where it
+is edited and the same one printed on the invoices (issuer snapshot). All are checked again
+before a file is made.
 """
 
 import calendar
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from schwifty import BIC, IBAN
@@ -293,30 +298,20 @@ def revoke_mandate(*, mandate, actor, channel: str = Channel.STAFF, reason: str 
 
 
 def creditor_for(regie) -> dict:
-    """{"name", "iban", "bic", "ics"} of the régie as SEPA creditor (see the module docstring)."""
-    options = regie.backend_options or {}
-    if all(options.get(key) for key in ("sepa_ics", "sepa_iban", "sepa_bic")):
-        return {
-            "name": options.get("sepa_name") or regie.name,
-            "iban": options["sepa_iban"],
-            "bic": options["sepa_bic"],
-            "ics": options["sepa_ics"],
-        }
-    configured = getattr(settings, "PORTAIL_SEPA_CREDITOR", None) or {}
-    if isinstance(configured.get(regie.code), dict):
-        configured = configured[regie.code]
-    if all(configured.get(key) for key in ("iban", "bic", "ics")):
-        return {
-            "name": configured.get("name") or regie.name,
-            "iban": configured["iban"],
-            "bic": configured["bic"],
-            "ics": configured["ics"],
-        }
-    raise SepaError(
-        f"Les coordonnées de créancier SEPA de la régie « {regie.name} » (ICS, IBAN et BIC du compte DFT) "
-        "ne sont pas renseignées : un administrateur doit les indiquer.",
-        code="no_creditor",
-    )
+    """{"name", "iban", "bic", "ics"} of the régie as SEPA creditor, from its fields (see the module
+    docstring); SepaError "no_creditor" when they are not all filled in."""
+    if not (regie.sepa_ics and regie.sepa_iban and regie.sepa_bic):
+        raise SepaError(
+            f"Les coordonnées de créancier SEPA de la régie « {regie.name} » (ICS, IBAN et BIC du compte DFT) "
+            "ne sont pas renseignées : un administrateur doit les indiquer sur la page de la régie.",
+            code="no_creditor",
+        )
+    return {
+        "name": regie.sepa_creditor_name or regie.name,
+        "iban": regie.sepa_iban,
+        "bic": regie.sepa_bic,
+        "ics": regie.sepa_ics,
+    }
 
 
 def _checked_creditor(creditor: dict) -> dict:
@@ -348,10 +343,40 @@ def earliest_collection_date(invoice) -> date:
 
 
 def _collected_invoice_ids(invoice_ids) -> set[int]:
-    ids = LogEntry.objects.filter(
-        action=DEBIT_ACTION, object_type=Invoice._meta.label, object_id__in=[str(pk) for pk in invoice_ids]
-    ).values_list("object_id", flat=True)
-    return {int(pk) for pk in ids}
+    """Invoices already in a file: a submitted or collected DirectDebit (a rejected one may be
+    debited again), or an audit entry of a file made before debits were recorded (no "batch")."""
+    from portail.payments.models import DebitStatus, DirectDebit
+
+    ids = [int(pk) for pk in invoice_ids]
+    debited = set(
+        DirectDebit.objects.filter(
+            invoice_id__in=ids, status__in=(DebitStatus.SUBMITTED, DebitStatus.COLLECTED)
+        ).values_list("invoice_id", flat=True)
+    )
+    legacy = (
+        LogEntry.objects.filter(
+            action=DEBIT_ACTION, object_type=Invoice._meta.label, object_id__in=[str(pk) for pk in ids]
+        )
+        .exclude(after__has_key="batch")
+        .values_list("object_id", flat=True)
+    )
+    return debited | {int(pk) for pk in legacy}
+
+
+def _paying_online_invoice_ids(invoice_ids) -> set[int]:
+    """Invoices a family is paying online right now (an open attempt within its lock time): debiting
+    them too could make them paid twice."""
+    from portail.payments.models import OPEN_STATUSES, AllocationKind, AttemptPurpose, PaymentAttempt
+
+    return set(
+        PaymentAttempt.objects.filter(
+            purpose=AttemptPurpose.INVOICES,
+            status__in=OPEN_STATUSES,
+            lock_until__gt=timezone.now(),
+            payment__allocations__kind=AllocationKind.INVOICE,
+            payment__allocations__invoice_id__in=list(invoice_ids),
+        ).values_list("payment__allocations__invoice_id", flat=True)
+    )
 
 
 def _invoice_problem(invoice, regie, mandate, due: int, collection_date: date) -> str:
@@ -393,6 +418,7 @@ def _debits(regie, invoices, collection_date: date, *, strict: bool) -> tuple[li
         )
     }
     collected = _collected_invoice_ids(ids)
+    paying = _paying_online_invoice_ids(ids)
     debits, refused, seen = [], [], set()
     for invoice in invoices:
         mandate = mandates.get(invoice.household_id)
@@ -400,6 +426,8 @@ def _debits(regie, invoices, collection_date: date, *, strict: bool) -> tuple[li
         problem = _invoice_problem(invoice, regie, mandate, due, collection_date)
         if not problem and (invoice.pk in collected or invoice.pk in seen):
             problem = f"La facture {invoice.number} est déjà dans un fichier de prélèvement."
+        if not problem and invoice.pk in paying:
+            problem = f"Un paiement en ligne de la facture {invoice.number} est en cours : attendez sa réponse."
         if problem:
             refused.append((invoice, problem))
             continue
@@ -440,6 +468,11 @@ def _sepa_text(value: str, limit: int) -> str:
 
 
 def _file(regie, debits: list[Debit], collection_date: date, creditor: dict) -> bytes:
+    return _file_and_message_id(regie, debits, collection_date, creditor)[0]
+
+
+def _file_and_message_id(regie, debits: list[Debit], collection_date: date, creditor: dict) -> tuple[bytes, str]:
+    """The file and its GrpHdr/MsgId (sepaxml's: time + 12 random hex digits; the bank quotes it)."""
     creditor = _checked_creditor(creditor)
     document = SepaDD(
         {
@@ -470,7 +503,7 @@ def _file(regie, debits: list[Debit], collection_date: date, creditor: dict) -> 
             payment["BIC"] = mandate.bic
         document.add_payment(payment)
     try:
-        return document.export(validate=True, pretty_print=False)
+        return document.export(validate=True, pretty_print=False), document.msg_id
     except SepaSchemaError as error:
         raise SepaError(
             "Le fichier de prélèvement n'est pas conforme au schéma pain.008 : vérifiez les mandats et le créancier.",
@@ -485,9 +518,12 @@ def direct_debit_file(regie, invoices, collection_date: date, creditor: dict) ->
     return _file(regie, debits, collection_date, creditor)
 
 
-def generate_collection(*, regie, invoices, collection_date: date, creditor: dict, actor) -> bytes:
-    """The file, and its record: mandates marked collected on `collection_date`, one audit entry per
-    invoice (which keeps it out of the next files). All or nothing."""
+def generate_collection(*, regie, invoices, collection_date: date, creditor: dict, actor):
+    """The file, and its record (module docstring): a DirectDebitBatch with one submitted DirectDebit
+    per invoice, mandates marked collected on `collection_date`, one audit entry per invoice. All or
+    nothing. Returns the batch (its `content` attribute holds the file's bytes)."""
+    from portail.payments.models import DebitStatus, DirectDebit, DirectDebitBatch
+
     invoices = list(invoices)
     with transaction.atomic():
         list(
@@ -495,12 +531,52 @@ def generate_collection(*, regie, invoices, collection_date: date, creditor: dic
             .filter(regie=regie, household_id__in={i.household_id for i in invoices})
             .order_by("pk")
         )
+        # Locked too: a family paying one of them online waits for this file, then is refused.
+        list(Invoice.objects.select_for_update().filter(pk__in=[i.pk for i in invoices]).order_by("pk"))
         debits, _ = _debits(regie, invoices, collection_date, strict=True)
-        content = _file(regie, debits, collection_date, creditor)
+        content, message_id = _file_and_message_id(regie, debits, collection_date, creditor)
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        batch = DirectDebitBatch(
+            regie=regie,
+            collection_date=collection_date,
+            message_id=message_id,
+            sha256=hashlib.sha256(content).hexdigest(),
+            total_cents=sum(debit.amount_cents for debit in debits),
+            created_by=user,
+        )
+        batch.file.save(f"prelevement-{regie.code}-{collection_date:%Y-%m-%d}.xml", ContentFile(content), save=False)
+        batch.save()
+        DirectDebit.objects.bulk_create(
+            DirectDebit(
+                batch=batch,
+                invoice=debit.invoice,
+                mandate=debit.mandate,
+                amount_cents=debit.amount_cents,
+                sequence=debit.sequence,
+                end_to_end_id=debit.invoice.number,
+                status=DebitStatus.SUBMITTED,
+            )
+            for debit in debits
+        )
         for mandate in {debit.mandate.pk: debit.mandate for debit in debits}.values():
             if mandate.last_collected_on is None or mandate.last_collected_on < collection_date:
                 mandate.last_collected_on = collection_date
                 mandate.save(update_fields=["last_collected_on"])
+        log_action(
+            actor=actor,
+            channel=Channel.STAFF,
+            action="sepa.batch_created",
+            obj=batch,
+            after={
+                "regie": regie.code,
+                "collection_date": collection_date,
+                "message_id": message_id,
+                "sha256": batch.sha256,
+                "debits": len(debits),
+                "total_cents": batch.total_cents,
+            },
+            message=f"Fichier de prélèvement du {collection_date:%d/%m/%Y} généré ({len(debits)} factures).",
+        )
         for debit in debits:
             log_action(
                 actor=actor,
@@ -509,6 +585,7 @@ def generate_collection(*, regie, invoices, collection_date: date, creditor: dic
                 obj=debit.invoice,
                 household=debit.invoice.household,
                 after={
+                    "batch": batch.pk,
                     "collection_date": collection_date,
                     "rum": debit.mandate.rum,
                     "sequence": debit.sequence,
@@ -516,4 +593,5 @@ def generate_collection(*, regie, invoices, collection_date: date, creditor: dic
                 },
                 message=f"Facture {debit.invoice.number} présentée au prélèvement le {collection_date:%d/%m/%Y}",
             )
-    return content
+    batch.content = content
+    return batch

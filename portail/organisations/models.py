@@ -1,4 +1,30 @@
+import re
+
+from django.core.exceptions import ValidationError
 from django.db import models
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn check used by SIREN and SIRET numbers (INSEE)."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def validate_siret(value: str) -> None:
+    """14 digits, the SIREN (first 9) and the whole SIRET passing the Luhn key. La Poste's
+    establishments (SIREN 356000000) follow another rule (digit sum multiple of 5): accepted too."""
+    digits = (value or "").replace(" ", "")
+    if not re.fullmatch(r"\d{14}", digits):
+        raise ValidationError("Le SIRET compte 14 chiffres.", code="siret_format")
+    if digits.startswith("356000000"):
+        if sum(int(char) for char in digits) % 5 == 0:
+            return
+    elif luhn_ok(digits[:9]) and luhn_ok(digits):
+        return
+    raise ValidationError("Ce SIRET n'est pas valide (clé de contrôle) : vérifiez sa saisie.", code="siret_key")
 
 
 class SchoolHolidayZone(models.TextChoices):
@@ -16,6 +42,10 @@ class Town(models.Model):
     city = models.CharField("ville", max_length=100, blank=True)
     phone = models.CharField("téléphone", max_length=30, blank=True)
     email = models.EmailField("e-mail du service", blank=True)
+    # Printed on every invoice and credit note (the issuer's identity); the PES/ORMC exports use it too.
+    siret = models.CharField(
+        "SIRET", max_length=14, blank=True, validators=[validate_siret], help_text="14 chiffres, sans espace."
+    )
     school_holiday_zone = models.CharField(
         "zone de vacances scolaires", max_length=1, choices=SchoolHolidayZone.choices, default=SchoolHolidayZone.A
     )

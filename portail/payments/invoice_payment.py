@@ -13,8 +13,14 @@ Rules (PAYMENTS.md §3.1, §3.3, §4):
 - an invoice transferred to the Trésor public (transferred_at) is no longer paid at the régie;
 - no double payment: while an INVOICES attempt of the household covering one of these invoices is
   pending within the régie's lock time, a new attempt is refused with the time to wait;
+- an invoice in a submitted SEPA direct debit (portail.payments.direct_debits) is paid by the bank on
+  the collection date: neither online nor with the credit until the debit is rejected;
 - the invoices' rows are locked (select_for_update, id order) while the payment is created;
-- PayFiP refdet: the invoice number when ONE invoice is paid, our generated reference for several.
+- PayFiP refdet (`attempt_reference`): the invoice number when ONE invoice is paid; a retry of the
+  same invoice (after a refusal or an abandon) sends the number with a suffix, "R2", "R3"… (the
+  attempt reference is unique, and PayFiP itself keeps a used refdet in "mise en sécurité" for
+  20–30 minutes); the comptable still reads the invoice number at the start of the refdet. Several
+  invoices: our generated reference (services.new_reference). Always 6–30 letters or digits.
 """
 
 import re
@@ -150,6 +156,12 @@ def _checked_invoices(household, invoice_ids, now, *, online: bool):
     for invoice in invoices:
         if dues[invoice.pk] <= 0:
             raise PaymentError(f"La facture n° {invoice.number} est déjà payée.", code="already_paid")
+    from .direct_debits import scheduled_debits, scheduled_message  # it imports this module
+
+    scheduled = scheduled_debits(ids)
+    for invoice in invoices:
+        if invoice.pk in scheduled:
+            raise PaymentError(scheduled_message(invoice, scheduled[invoice.pk]), code="direct_debit")
     blocking = open_invoices_attempt(household, ids, now)
     if blocking is not None:
         if online:
@@ -162,17 +174,21 @@ def _checked_invoices(household, invoice_ids, now, *, online: bool):
     return invoices, dues, regie
 
 
-def _use_invoice_number_as_refdet(attempt, invoices) -> None:
-    """PayFiP's refdet is the invoice number when one invoice is paid (the family finds it on its
-    invoice and on the bank's ticket). A reference is unique: a second attempt on the same invoice
-    (after a refusal) keeps the generated one."""
-    if len(invoices) != 1:
-        return
-    number = invoices[0].number
-    if not REFDET_RE.match(number or "") or PaymentAttempt.objects.filter(reference=number).exists():
-        return
-    attempt.reference = number
-    attempt.save(update_fields=["reference"])
+def attempt_reference(regie, invoices) -> str:
+    """The reference (PayFiP refdet) of a new attempt on `invoices` (module docstring): the invoice
+    number, then number + "R2", "R3"… on retries; our generated reference for several invoices or
+    when the number cannot serve. Inside the transaction holding the invoices' row locks (two
+    attempts on the same invoice are serialised; the unique constraint is the safety net)."""
+    if len(invoices) == 1 and REFDET_RE.match(invoices[0].number or ""):
+        number = invoices[0].number
+        used = set(PaymentAttempt.objects.filter(reference__startswith=number).values_list("reference", flat=True))
+        for retry in range(1, 100):
+            candidate = number if retry == 1 else f"{number}R{retry}"
+            if not REFDET_RE.match(candidate):
+                break  # 30 characters at most: fall back to a generated reference
+            if candidate not in used:
+                return candidate
+    return services.new_reference(regie)
 
 
 # --- Paying online ----------------------------------------------------------------------------------
@@ -211,8 +227,9 @@ def start_invoices_payment(*, household, invoice_ids, actor, absolute_url, chann
             )
             for invoice in invoices
         )
-        attempt = services.new_attempt(payment, AttemptPurpose.INVOICES, actor, now)
-        _use_invoice_number_as_refdet(attempt, invoices)
+        attempt = services.new_attempt(
+            payment, AttemptPurpose.INVOICES, actor, now, reference=attempt_reference(regie, invoices)
+        )
         log_action(
             actor=actor,
             channel=channel,

@@ -9,6 +9,7 @@ enrolment, later invoices); what is paid and not allocated is the household's cr
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -50,6 +51,30 @@ CASH_CEILING_CENTS = 300_00
 alphanumeric = RegexValidator(r"^[A-Za-z0-9]*$", "Lettres et chiffres uniquement, sans espace ni tiret.")
 
 
+# SEPA identifiers are checked by portail.billing.sepa (imported when validating, not at import time:
+# billing's models depend on this module).
+def _sepa_check(check: str, value: str) -> None:
+    from portail.billing import sepa
+
+    try:
+        getattr(sepa, check)(value)
+    except sepa.SepaError as refusal:
+        raise ValidationError(refusal.message, code=refusal.code) from refusal
+
+
+def validate_ics(value: str) -> None:
+    _sepa_check("check_ics", value)
+
+
+def validate_iban(value: str) -> None:
+    """schwifty (length, ISO check digits, SEPA zone) and the French RIB key."""
+    _sepa_check("check_iban", value)
+
+
+def validate_bic(value: str) -> None:
+    _sepa_check("check_bic", value)
+
+
 class Regie(models.Model):
     """Régie de recettes: the cash office that collects for some activities, with its online backend."""
 
@@ -84,6 +109,31 @@ class Regie(models.Model):
         help_text="Garde périscolaire, accueil de loisirs des moins de 6 ans… selon la délibération.",
     )
     contact = models.CharField("régisseur et coordonnées", max_length=200, blank=True)
+    # Mandatory mentions of an invoice (CGCT L1617-5): name and quality of the ordonnateur who issues it.
+    issuer_name = models.CharField(
+        "nom de l'ordonnateur", max_length=150, blank=True, help_text="Ex. Mme Claire Martin."
+    )
+    issuer_quality = models.CharField(
+        "qualité de l'ordonnateur",
+        max_length=150,
+        blank=True,
+        help_text="Ex. Maire, ou « par délégation, l'adjoint aux finances ».",
+    )
+    # SEPA creditor (direct debit): the régie's deposit account (DFT) and its creditor identifier.
+    sepa_creditor_name = models.CharField(
+        "nom du créancier SEPA", max_length=70, blank=True, help_text="Vide : le nom de la régie."
+    )
+    sepa_ics = models.CharField(
+        "identifiant créancier SEPA (ICS)",
+        max_length=35,
+        blank=True,
+        validators=[validate_ics],
+        help_text="Attribué par la Banque de France, ex. FR72ZZZ123456.",
+    )
+    sepa_iban = models.CharField(
+        "IBAN du compte de la régie (DFT)", max_length=34, blank=True, validators=[validate_iban]
+    )
+    sepa_bic = models.CharField("BIC du compte de la régie", max_length=11, blank=True, validators=[validate_bic])
     is_active = models.BooleanField("active", default=True)
 
     class Meta:
@@ -100,6 +150,25 @@ class Regie(models.Model):
 
     def accepts(self, means: str) -> bool:
         return means in self.accepted_means
+
+    def clean(self):
+        # Compact, upper-case identifiers: the file and the invoices print them as stored.
+        from portail.billing import sepa
+
+        for name, check in (("sepa_ics", sepa.check_ics), ("sepa_iban", sepa.check_iban), ("sepa_bic", sepa.check_bic)):
+            value = getattr(self, name)
+            if value:
+                try:
+                    setattr(self, name, check(value))
+                except sepa.SepaError:
+                    pass  # the field's validator reports it
+        if any((self.sepa_ics, self.sepa_iban, self.sepa_bic)) and not all(
+            (self.sepa_ics, self.sepa_iban, self.sepa_bic)
+        ):
+            raise ValidationError(
+                "Pour le prélèvement SEPA, indiquez ensemble l'ICS, l'IBAN et le BIC du compte de la régie.",
+                code="sepa_incomplete",
+            )
 
 
 class PaymentStatus(models.TextChoices):
@@ -304,6 +373,7 @@ class IncidentKind(models.TextChoices):
     NO_PLACE_LEFT = "no_place", "Payé après expiration, plus de place : montant mis en avoir"
     ENROLMENT_REFUSED = "enrolment", "Payé mais inscription impossible : montant mis en avoir"
     PAID_AFTER_FAILURE = "late", "Payé après un refus ou une annulation"
+    DIRECT_DEBIT_REJECTED = "sepa_rej", "Prélèvement rejeté par la banque"
 
 
 class PaymentIncident(models.Model):
@@ -343,3 +413,85 @@ class ReceiptCounter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["regie", "year"], name="one_receipt_counter_per_regie_year")]
+
+
+# --- SEPA direct debits ----------------------------------------------------------------------------
+
+
+class DebitBatchStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Transmis à la banque"
+    COLLECTED = "collected", "Encaissé"
+
+
+class DebitStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Prélèvement prévu"
+    COLLECTED = "collected", "Encaissé"
+    REJECTED = "rejected", "Rejeté"
+
+
+class DebitSequence(models.TextChoices):
+    FIRST = "FRST", "Premier (FRST)"
+    RECURRING = "RCUR", "Récurrent (RCUR)"
+
+
+class DirectDebitBatch(models.Model):
+    """One pain.008 file of a régie (billing.sepa.generate_collection), kept with its SHA-256."""
+
+    regie = models.ForeignKey(Regie, on_delete=models.PROTECT, related_name="debit_batches", verbose_name="régie")
+    collection_date = models.DateField("date de prélèvement")
+    # The file's GrpHdr/MsgId: the bank quotes it in its answers (rejects, account statement).
+    message_id = models.CharField("identifiant du message", max_length=35, unique=True)
+    file = models.FileField("fichier pain.008", upload_to="prelevements/%Y/")
+    sha256 = models.CharField(max_length=64)
+    total_cents = models.PositiveIntegerField("total (centimes)", default=0)
+    status = models.CharField(
+        "état", max_length=10, choices=DebitBatchStatus.choices, default=DebitBatchStatus.SUBMITTED
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField("généré le", default=timezone.now)
+    collected_at = models.DateTimeField("encaissé le", null=True, blank=True)
+    collected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-collection_date", "-pk"]
+        verbose_name = "fichier de prélèvement"
+        verbose_name_plural = "fichiers de prélèvement"
+
+    def __str__(self):
+        return f"Prélèvement {self.regie.code} du {self.collection_date:%d/%m/%Y}"
+
+
+class DirectDebit(models.Model):
+    """One invoice debited in a batch. While SUBMITTED the invoice is neither in another file nor
+    payable online by the family; COLLECTED carries the Payment (means "sepa") that paid it."""
+
+    batch = models.ForeignKey(DirectDebitBatch, on_delete=models.PROTECT, related_name="debits")
+    invoice = models.ForeignKey("billing.Invoice", on_delete=models.PROTECT, related_name="direct_debits")
+    mandate = models.ForeignKey("billing.SepaMandate", on_delete=models.PROTECT, related_name="direct_debits")
+    amount_cents = models.PositiveIntegerField("montant (centimes)")
+    sequence = models.CharField("séquence", max_length=4, choices=DebitSequence.choices)
+    end_to_end_id = models.CharField("référence de bout en bout", max_length=35)
+    status = models.CharField("état", max_length=10, choices=DebitStatus.choices, default=DebitStatus.SUBMITTED)
+    rejected_at = models.DateTimeField("rejeté le", null=True, blank=True)
+    rejection_reason = models.CharField("motif du rejet", max_length=200, blank=True)
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="direct_debits")
+
+    class Meta:
+        ordering = ["batch", "end_to_end_id", "pk"]
+        verbose_name = "prélèvement"
+        verbose_name_plural = "prélèvements"
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "invoice"], name="one_debit_per_invoice_per_batch"),
+            # Safety net of the rule "an invoice in a submitted debit is in no other file".
+            models.UniqueConstraint(
+                fields=["invoice"], condition=Q(status="submitted"), name="one_submitted_debit_per_invoice"
+            ),
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="debit_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"Prélèvement {self.end_to_end_id} ({self.get_status_display()})"

@@ -307,6 +307,12 @@ REGIE_FIELDS = [
     "hold_minutes",
     "receipt_prefix",
     "contact",
+    "issuer_name",
+    "issuer_quality",
+    "sepa_creditor_name",
+    "sepa_ics",
+    "sepa_iban",
+    "sepa_bic",
 ]
 _SECRET_NAME = re.compile(r"secret|key|password|passwd|token|cle|mot_de_passe", re.IGNORECASE)
 MASK = "********"

@@ -191,7 +191,8 @@ def create_online_payment(*, regie, household, amount_cents, label, channel, act
     )
 
 
-def new_attempt(payment, purpose, actor, now) -> PaymentAttempt:
+def new_attempt(payment, purpose, actor, now, *, reference: str = "") -> PaymentAttempt:
+    """`reference`: the bank reference (refdet), 6–30 letters or digits; generated when empty."""
     regie = payment.regie
     return PaymentAttempt.objects.create(
         payment=payment,
@@ -199,7 +200,7 @@ def new_attempt(payment, purpose, actor, now) -> PaymentAttempt:
         household=payment.household,
         purpose=purpose,
         backend=regie.backend,
-        reference=new_reference(regie),
+        reference=reference or new_reference(regie),
         amount_cents=payment.amount_cents,
         status=PaymentStatus.CREATED,
         test=regie.test_mode,

@@ -245,6 +245,25 @@ class RegieForm(forms.ModelForm):
         help_text="Garde périscolaire, accueil de loisirs des moins de 6 ans… selon la délibération.",
     )
     options_backend = forms.CharField(widget=forms.HiddenInput, required=False)
+    # Typed with spaces as printed on a RIB: longer than the stored (compact) value.
+    sepa_ics = forms.CharField(
+        label="Identifiant créancier SEPA (ICS)",
+        max_length=50,
+        required=False,
+        help_text="Attribué par la Banque de France, ex. FR72ZZZ123456.",
+    )
+    sepa_iban = forms.CharField(
+        label="IBAN du compte de la régie (DFT)",
+        max_length=50,
+        required=False,
+        help_text="Ex. FR76 3000 1007 9412 3456 7890 185 : la clé RIB est vérifiée.",
+    )
+    sepa_bic = forms.CharField(
+        label="BIC du compte de la régie", max_length=20, required=False, help_text="8 ou 11 caractères."
+    )
+
+    MENTION_FIELDS = ("issuer_name", "issuer_quality")
+    SEPA_FIELDS = ("sepa_creditor_name", "sepa_ics", "sepa_iban", "sepa_bic")
 
     class Meta:
         model = Regie
@@ -261,6 +280,12 @@ class RegieForm(forms.ModelForm):
             "test_mode",
             "lock_minutes",
             "hold_minutes",
+            "issuer_name",
+            "issuer_quality",
+            "sepa_creditor_name",
+            "sepa_ics",
+            "sepa_iban",
+            "sepa_bic",
         ]
 
     def __init__(self, data=None, *, instance, **kwargs):
@@ -357,7 +382,33 @@ class RegieForm(forms.ModelForm):
 
     @property
     def main_fields(self):
-        return [field for field in self.visible_fields() if not field.name.startswith("option_")]
+        grouped = {*self.MENTION_FIELDS, *self.SEPA_FIELDS}
+        return [
+            field
+            for field in self.visible_fields()
+            if not field.name.startswith("option_") and field.name not in grouped
+        ]
+
+    @property
+    def mention_fields(self):
+        return [self[name] for name in self.MENTION_FIELDS]
+
+    @property
+    def sepa_fields(self):
+        return [self[name] for name in self.SEPA_FIELDS]
+
+    # Stored compact and upper-case; the model's validators (billing.sepa checks) then judge them.
+    def _compact(self, name) -> str:
+        return re.sub(r"[\s-]+", "", self.cleaned_data.get(name) or "").upper()
+
+    def clean_sepa_ics(self):
+        return self._compact("sepa_ics")
+
+    def clean_sepa_iban(self):
+        return self._compact("sepa_iban")
+
+    def clean_sepa_bic(self):
+        return self._compact("sepa_bic")
 
     def clean(self):
         data = super().clean()

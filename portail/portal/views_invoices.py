@@ -9,7 +9,7 @@ while a page lists invoices (only the PDF links render, once, then serve the cac
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django import forms
 from django.contrib import messages
@@ -36,7 +36,7 @@ from portail.core.models import Channel
 from portail.enrolments.selectors import enrolments_for_household, get_enrolment_for_household
 from portail.households.models import Household
 from portail.households.selectors import guardian_addresses
-from portail.payments import invoice_payment, services
+from portail.payments import direct_debits, invoice_payment, services
 from portail.payments.models import (
     OPEN_STATUSES,
     Allocation,
@@ -78,6 +78,8 @@ class ToPay:
     due_cents: int
     overdue: bool
     locked_message: str = ""
+    # A submitted SEPA debit will pay it on that date: no checkbox (it could be paid twice).
+    debit_date: date | None = None
 
 
 @dataclass
@@ -157,6 +159,7 @@ def invoices(request):
     today = timezone.localdate()
     all_invoices = list(billing.household_invoices(household))
     locks = _pending_locks(household, now)
+    scheduled = direct_debits.scheduled_debits([invoice.pk for invoice in all_invoices])
     to_pay, transferred = [], []
     for invoice in all_invoices:
         due = billing.invoice_due_cents(invoice)
@@ -172,6 +175,7 @@ def invoices(request):
                 due_cents=due,
                 overdue=invoice.due_date < today,
                 locked_message=invoice_payment.wait_message(attempt, now, 1) if attempt else "",
+                debit_date=scheduled[invoice.pk].batch.collection_date if invoice.pk in scheduled else None,
             )
         )
     to_pay.sort(key=lambda row: (row.invoice.due_date, row.invoice.number))
@@ -181,7 +185,7 @@ def invoices(request):
         "portal/invoices/list.html",
         {
             "to_pay": to_pay,
-            "payable": [row for row in to_pay if not row.locked_message],
+            "payable": [row for row in to_pay if not row.locked_message and not row.debit_date],
             "to_pay_total_cents": sum(row.due_cents for row in to_pay),
             "transferred": transferred,
             "credits": credits,
@@ -258,6 +262,7 @@ def invoice_detail(request, invoice_id):
         if allocation.kind == AllocationKind.INVOICE
     ]
     blocking = invoice_payment.open_invoices_attempt(household, [invoice.pk], now) if due > 0 else None
+    debit = direct_debits.scheduled_debits([invoice.pk]).get(invoice.pk) if due > 0 else None
     regie = invoice.regie
     credit = services.credit_for(household, regie) if due > 0 and invoice.transferred_at is None else 0
     return render(
@@ -272,6 +277,7 @@ def invoice_detail(request, invoice_id):
             "due_cents": due,
             "overdue": due > 0 and invoice.due_date < timezone.localdate(),
             "blocked": invoice_payment.wait_message(blocking, now, 1) if blocking else "",
+            "debit_date": debit.batch.collection_date if debit else None,
             "online": regie.is_active and regie.accepts_online,
             "credit_cents": credit,
             "credit_covers": 0 < due <= credit,

@@ -38,6 +38,12 @@ urlpatterns = [
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path  # generated pain.008 files are kept with their batch
+
+
 CREDITOR = {
     "name": "Régie Enfance",
     "iban": "FR7630001007941234567890185",
@@ -269,7 +275,7 @@ def test_the_first_collection_is_frst_and_the_next_ones_rcur(regie, agent):
 
     content = sepa.generate_collection(
         regie=regie, invoices=[january], collection_date=collection, creditor=CREDITOR, actor=agent
-    )
+    ).content
 
     assert texts(parse(content), "//p:SeqTp") == ["FRST"]
     mandate.refresh_from_db()
@@ -329,26 +335,33 @@ def test_paid_revoked_or_past_collections_are_refused(regie, agent):
     assert "pas de mandat" in refused.value.message
 
 
-def test_the_creditor_comes_from_the_regie_then_the_settings(regie, settings):
-    settings.PORTAIL_SEPA_CREDITOR = None
+def set_creditor(regie, **overrides):
+    values = {
+        "sepa_creditor_name": "",
+        "sepa_ics": CREDITOR["ics"],
+        "sepa_iban": CREDITOR["iban"],
+        "sepa_bic": CREDITOR["bic"],
+        **overrides,
+    }
+    for name, value in values.items():
+        setattr(regie, name, value)
+    regie.save()
+    return regie
+
+
+def test_the_creditor_comes_from_the_regies_fields_only(regie, settings):
+    # The former settings fallback is gone: a creditor set there is ignored.
+    settings.PORTAIL_SEPA_CREDITOR = {"ENF": CREDITOR}
     with pytest.raises(sepa.SepaError) as refused:
         sepa.creditor_for(regie)
     assert refused.value.code == "no_creditor"
-    settings.PORTAIL_SEPA_CREDITOR = {"ENF": CREDITOR}
-    assert sepa.creditor_for(regie) == CREDITOR
-    settings.PORTAIL_SEPA_CREDITOR = {k: v for k, v in CREDITOR.items() if k != "name"}
-    assert sepa.creditor_for(regie)["name"] == "Régie enfance"
-    regie.backend_options = {
-        "sepa_ics": "FR72ZZZ123456",
-        "sepa_iban": "FR1420041010050500013M02606",
-        "sepa_bic": "PSSTFRPP",
-    }
-    assert sepa.creditor_for(regie) == {
-        "name": "Régie enfance",
-        "iban": "FR1420041010050500013M02606",
-        "bic": "PSSTFRPP",
-        "ics": "FR72ZZZ123456",
-    }
+    set_creditor(regie, sepa_bic="")  # incomplete: still refused
+    with pytest.raises(sepa.SepaError):
+        sepa.creditor_for(regie)
+    set_creditor(regie)
+    assert sepa.creditor_for(regie) == {**CREDITOR, "name": "Régie enfance"}  # no creditor name: the régie's
+    set_creditor(regie, sepa_creditor_name="REGIE ENFANCE VILLE")
+    assert sepa.creditor_for(regie)["name"] == "REGIE ENFANCE VILLE"
     with pytest.raises(sepa.SepaError):
         sepa.direct_debit_file(regie, [], today() + timedelta(days=5), {**CREDITOR, "ics": "FR73ZZZ123456"})
 
@@ -356,8 +369,8 @@ def test_the_creditor_comes_from_the_regie_then_the_settings(regie, settings):
 # --- staff pages ----------------------------------------------------------------------------------
 
 
-def test_staff_generate_the_file_from_the_preview(client, regie, agent, settings):
-    settings.PORTAIL_SEPA_CREDITOR = CREDITOR
+def test_staff_generate_the_file_from_the_preview(client, regie, agent):
+    set_creditor(regie)
     household, mandate = household_with_mandate(regie, agent)
     invoice = make_invoice(regie, household, 4525)
     collection = (today() + timedelta(days=5)).isoformat()
