@@ -251,14 +251,19 @@ def certificate_years(household) -> list[int]:
     return sorted({moment.year for moment in moments}, reverse=True)
 
 
-def issue_certificate(household, regie, year: int, actor, *, channel: str = Channel.WEB) -> TaxCertificate:
-    """A new numbered attestation for a past year, archived with its amounts. Every call issues a new
-    one (staff may re-issue after a correction); the family page shows the one issued instead."""
+def check_year_over(year: int) -> None:
+    """An attestation covers a whole calendar year: none before 1 January of the next one."""
     if year >= timezone.localdate().year:
         raise TaxCertificateError(
             f"L'attestation fiscale de l'année {year} sera disponible à partir du 1er janvier {year + 1}.",
             code="year_not_over",
         )
+
+
+def issue_certificate(household, regie, year: int, actor, *, channel: str = Channel.WEB) -> TaxCertificate:
+    """A new numbered attestation for a past year, archived with its amounts. Every call issues a new
+    one (staff may re-issue after a correction); the family page shows the one issued instead."""
+    check_year_over(year)
     amounts = certificate_amounts(household, regie, year)
     if not amounts:
         raise TaxCertificateError(
@@ -361,3 +366,90 @@ def certificate_pdf(certificate) -> bytes:
 
 def certificate_filename(certificate) -> str:
     return f"attestation-fiscale-{certificate.year}-{certificate.number}.pdf"
+
+
+# --- Every January: the attestations of the year just ended, for every household -----------------------
+
+
+@dataclass
+class YearIssueResult:
+    year: int
+    issued: list = field(default_factory=list)
+    already: int = 0  # the household had asked for it, or a previous run issued it
+    failed: list = field(default_factory=list)  # (household id, régie code, French message)
+
+
+def certificate_candidates(year: int, regie=None) -> list[tuple[int, int]]:
+    """(household id, régie id) pairs that paid eligible care in `year`: money received that year on
+    invoices with care lines. Children's ages are checked by certificate_amounts, per pair."""
+    start, end = year_bounds(year)
+    rows = Allocation.objects.filter(
+        payment__status=PaymentStatus.PAID,
+        payment__paid_at__gte=start,
+        payment__paid_at__lt=end,
+        invoice__lines__childcare_eligible=True,
+    )
+    if regie is not None:
+        rows = rows.filter(invoice__regie=regie)
+    return sorted(set(rows.values_list("invoice__household_id", "invoice__regie_id")))
+
+
+def issue_year_certificates(year: int, *, regie=None, notify: bool = True, actor=None) -> YearIssueResult:
+    """Issue the attestation of `year` for every household that paid eligible care (the January job,
+    PAYMENTS.md §3.6: "available every January"). Idempotent: a household that already has one for
+    that year and régie is left alone, so a re-run (or a family that asked first) issues nothing twice.
+    Each attestation has its own transaction (its number is taken there); the e-mail leaves after it."""
+    from portail.households.models import Household
+    from portail.payments.models import Regie
+
+    check_year_over(year)
+    result = YearIssueResult(year=year)
+    pairs = certificate_candidates(year, regie)
+    existing = set(TaxCertificate.objects.filter(year=year).values_list("household_id", "regie_id"))
+    households = Household.objects.in_bulk({household_id for household_id, _ in pairs})
+    regies = Regie.objects.select_related("town").in_bulk({regie_id for _, regie_id in pairs})
+    for household_id, regie_id in pairs:
+        if (household_id, regie_id) in existing:
+            result.already += 1
+            continue
+        try:
+            certificate = issue_certificate(
+                households[household_id], regies[regie_id], year, actor, channel=Channel.SYSTEM
+            )
+        except TaxCertificateError as refusal:
+            result.failed.append((household_id, regies[regie_id].code, refusal.message))
+            continue
+        result.issued.append(certificate)
+        if notify:
+            send_certificate_available(certificate)
+    return result
+
+
+def send_certificate_available(certificate) -> None:
+    """ "Votre attestation fiscale … est disponible", the PDF attached, to the invoice addresses."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from .emails import _send_each, invoice_addresses
+
+    recipients = invoice_addresses(certificate.household_id)
+    if not recipients:
+        return
+    regie = certificate.regie
+    body = render_to_string(
+        "billing/emails/tax_certificate_available.txt",
+        {
+            "certificate": certificate,
+            "regie": regie,
+            "town": regie.town,
+            "certificates_url": settings.SITE_URL + reverse("portal:tax_certificates"),
+        },
+    )
+    subject = f"Votre attestation fiscale {certificate.year} est disponible"
+    # After the commit (robust: a mail failure leaves the attestation issued, the family finds it online).
+    transaction.on_commit(
+        lambda: _send_each(
+            subject, body, recipients, (certificate_filename(certificate), certificate_pdf(certificate))
+        ),
+        robust=True,
+    )
