@@ -1,5 +1,6 @@
 """`load_demo`: the fictional town of Ville-Fleurie, its catalog, three families (the Martins with enrolments,
-bookings and an excused absence) and one agent per role.
+bookings and an excused absence), their invoices of September to November 2026 (one paid at the desk, two
+to pay online) and one agent per role.
 
 Idempotent: every row is found by its natural key (slug, reference, e-mail, name) and only fields that
 differ are written, so a second run changes nothing, and a demo value changed by hand is put back
@@ -14,6 +15,7 @@ from portail.accounts.models import User
 from portail.core.audit import Channel, log_action
 from portail.households.models import Household
 
+from .billing import ensure_billing
 from .catalog import Catalog, ensure_catalog
 from .families import ensure_households, ensure_staff
 from .payments import ensure_regies
@@ -39,6 +41,7 @@ def load_demo() -> DemoResult:
     ensure_plannings(tally, staff)
     ensure_regies(tally, catalog.town)
     ensure_tariffs(tally)
+    ensure_billing(tally, staff)
     if tally.changed:
         log_action(
             actor=None,

@@ -7,6 +7,8 @@ newcomer can pay in the demo with no internet:
   with its real HMAC-SHA256 signature checked both ways.
 
 Both are in test mode with made-up identifiers; docs/payments.md says how a town sets real ones.
+The invoice mentions (ordonnateur, the town's SIRET) and the SEPA creditor (ICS, DFT account) are
+fake but valid in format (Luhn key, ISO 7064 check digits, IBAN checksum and RIB key).
 """
 
 from portail.catalog.models import Activity, ActivityType
@@ -17,6 +19,8 @@ from .upsert import Tally
 SYSTEMPAY_DEMO_SITE_ID = "12345678"
 SYSTEMPAY_DEMO_TEST_KEY = "DemoCleDeTest2026"
 PAYFIP_DEMO_NUMCLI = "123456"
+# Département 99 does not exist: an obviously fake SIRET, valid for the Luhn key.
+DEMO_TOWN_SIRET = "21990001600011"
 
 REGIES = [
     {
@@ -28,13 +32,20 @@ REGIES = [
             "accueil-periscolaire-2026-2027",
             "restauration-scolaire-2026-2027",
         ],
-        "accepted_means": [Means.ONLINE, Means.CHEQUE, Means.CASH, Means.CESU, Means.CARD_DESK],
+        "accepted_means": [Means.ONLINE, Means.CHEQUE, Means.CASH, Means.CESU, Means.CARD_DESK, Means.DIRECT_DEBIT],
         "backend": Backend.PAYFIP_WS,
         "backend_options": {"numcli": PAYFIP_DEMO_NUMCLI},
         "lock_minutes": 30,
         "hold_minutes": 15,
         "cesu_types": ["periscolaire", "mercredis", "vacances"],
         "contact": "Mme Leroy, régisseuse – Hôtel de ville, 01 99 00 00 10",
+        "issuer_name": "Mme Claire Martin",
+        "issuer_quality": "Maire",
+        "sepa_creditor_name": "Regie Enfance-Jeunesse Ville-Fleurie",
+        "sepa_ics": "FR72ZZZ123456",
+        # The Banque de France's published test account (RIB key 85).
+        "sepa_iban": "FR7630001007941234567890185",
+        "sepa_bic": "BDFEFRPPCCT",
     },
     {
         "code": "SPO",
@@ -51,11 +62,24 @@ REGIES = [
         "hold_minutes": 15,
         "cesu_types": [],
         "contact": "M. Girard, régisseur – Gymnase Alain Mimoun, 01 99 00 00 22",
+        "issuer_name": "M. Paul Durand",
+        "issuer_quality": "par délégation du Maire, l'adjoint aux sports",
+        "sepa_creditor_name": "Regie des sports Ville-Fleurie",
+        "sepa_ics": "FR48ZZZ990001",
+        # A made-up DFT account at the Trésor public (bank 10071), valid IBAN and RIB key.
+        "sepa_iban": "FR7610071750000000100543280",
+        "sepa_bic": "TRPUFRP1XXX",
     },
 ]
 
 
+REGIE_MENTIONS = ("issuer_name", "issuer_quality", "sepa_creditor_name", "sepa_ics", "sepa_iban", "sepa_bic")
+
+
 def ensure_regies(tally: Tally, town) -> dict[str, Regie]:
+    if not town.siret:  # printed on every invoice; kept if an administrator set another one
+        type(town).objects.filter(pk=town.pk).update(siret=DEMO_TOWN_SIRET)
+        town.siret = DEMO_TOWN_SIRET
     regies = {}
     for spec in REGIES:
         regie = tally.upsert(
@@ -72,6 +96,7 @@ def ensure_regies(tally: Tally, town) -> dict[str, Regie]:
                 "hold_minutes": spec["hold_minutes"],
                 "receipt_prefix": "R",
                 "contact": spec["contact"],
+                **{name: spec[name] for name in REGIE_MENTIONS},
             },
         )
         wanted = set(Activity.objects.filter(slug__in=spec["activities"]).values_list("pk", flat=True))
