@@ -260,9 +260,17 @@ def check_year_over(year: int) -> None:
         )
 
 
-def issue_certificate(household, regie, year: int, actor, *, channel: str = Channel.WEB) -> TaxCertificate:
+class _AlreadyIssued(Exception):
+    """Rolls back the number taken when another worker issued the same attestation meanwhile."""
+
+
+def issue_certificate(
+    household, regie, year: int, actor, *, channel: str = Channel.WEB, unless_issued: bool = False
+) -> TaxCertificate | None:
     """A new numbered attestation for a past year, archived with its amounts. Every call issues a new
-    one (staff may re-issue after a correction); the family page shows the one issued instead."""
+    one (staff may re-issue after a correction); the family page shows the one issued instead.
+    `unless_issued` (the January job): None if the household already has one for that year and régie,
+    checked under the counter's row lock so that two jobs at once never issue it twice."""
     check_year_over(year)
     amounts = certificate_amounts(household, regie, year)
     if not amounts:
@@ -271,8 +279,17 @@ def issue_certificate(household, regie, year: int, actor, *, channel: str = Chan
             "il n'y a pas d'attestation à établir.",
             code="nothing_to_certify",
         )
+    try:
+        return _issue_certificate(household, regie, year, actor, amounts, channel=channel, unless_issued=unless_issued)
+    except _AlreadyIssued:
+        return None
+
+
+def _issue_certificate(household, regie, year, actor, amounts, *, channel, unless_issued) -> TaxCertificate:
     with transaction.atomic():
         number = next_number(regie, year, SeriesKind.TAX_CERTIFICATE)  # C<régie code><year><n:06d>
+        if unless_issued and TaxCertificate.objects.filter(household=household, regie=regie, year=year).exists():
+            raise _AlreadyIssued  # the number goes back with the rollback: no gap
         certificate = TaxCertificate.objects.create(
             regie=regie,
             household=household,
@@ -414,10 +431,13 @@ def issue_year_certificates(year: int, *, regie=None, notify: bool = True, actor
             continue
         try:
             certificate = issue_certificate(
-                households[household_id], regies[regie_id], year, actor, channel=Channel.SYSTEM
+                households[household_id], regies[regie_id], year, actor, channel=Channel.SYSTEM, unless_issued=True
             )
         except TaxCertificateError as refusal:
             result.failed.append((household_id, regies[regie_id].code, refusal.message))
+            continue
+        if certificate is None:  # issued meanwhile by another run or at the family's request
+            result.already += 1
             continue
         result.issued.append(certificate)
         if notify:

@@ -81,3 +81,13 @@ def test_the_command_defaults_to_last_year_and_refuses_the_current_one(regie, ca
         call_command("issue_tax_certificates", "--year", str(N + 1))
     with pytest.raises(CommandError, match="Aucune régie"):
         call_command("issue_tax_certificates", "--regie", "XXX")
+
+
+def test_one_issued_meanwhile_is_not_issued_again_and_takes_no_number(regie):
+    """Two January jobs at once: the second finds the attestation under the counter's lock and rolls back."""
+    household, guardian = household_with(regie, birth_date=date(N - 1, 1, 1))
+    other, _ = household_with(regie, birth_date=date(N - 1, 1, 1))
+    first = issue_certificate(household, regie, N, guardian.user)
+    assert issue_certificate(household, regie, N, None, unless_issued=True) is None
+    second = issue_certificate(other, regie, N, None, unless_issued=True)
+    assert int(second.number[-6:]) == int(first.number[-6:]) + 1  # no gap left by the refused one
