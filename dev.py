@@ -5,7 +5,8 @@
     python3 dev.py test     install the test dependencies and run the whole test suite
 
 Both create .venv/ next to this file and reinstall only when a lock file changed.
-Extra arguments after `test` go to pytest (e.g. `python3 dev.py test -k household`).
+Extra arguments after `test` go to pytest (e.g. `python3 dev.py test -k household`); the tests run on one
+worker per core (pytest-xdist) unless `-n` or `-p no:xdist` is given.
 """
 
 import hashlib
@@ -54,9 +55,16 @@ def demo(argv: list[str]) -> int:
     return 0
 
 
+def _parallel(argv: list[str]) -> list[str]:
+    """One pytest worker per core (pytest-xdist) unless the caller chose (-n, -p no:xdist) or has one core."""
+    chose = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) or arg == "no:xdist" for arg in argv)
+    cores = os.cpu_count() or 1
+    return [] if chose or cores < 2 else ["-n", str(min(cores, 4))]
+
+
 def test(argv: list[str]) -> int:
     ensure_venv("requirements-test.lock")
-    return subprocess.run([PYTHON, "-m", "pytest", *argv], cwd=ROOT).returncode
+    return subprocess.run([PYTHON, "-m", "pytest", *_parallel(argv), *argv], cwd=ROOT).returncode
 
 
 def main() -> int:
