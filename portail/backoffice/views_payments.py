@@ -228,7 +228,7 @@ def payment_refund(request, payment_id):
 @never_cache  # "back" then "send" again must not post a stale one-time token for a new payment
 def payment_record(request, household_id):
     household = household_selectors.staff_household(household_id)
-    form = DeskPaymentForm(request.POST if request.method == "POST" else None)
+    form = DeskPaymentForm(request.POST if request.method == "POST" else None, household=household)
     if request.method == "POST" and form.is_valid():
         try:
             payment = offline.record_offline_payment(household=household, actor=request.user, **form.service_kwargs())

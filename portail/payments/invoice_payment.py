@@ -376,3 +376,68 @@ def settle_invoices(payment, attempt, now) -> int:
             message=f"Paiement reçu pour des factures déjà réglées : {format_euros(moved)} mis en crédit.",
         )
     return moved
+
+
+# --- A payment at the desk for chosen invoices ------------------------------------------------------------
+
+
+def allocate_desk_payment(payment, invoice_ids, *, actor, now=None) -> list:
+    """The régisseur received `payment` (a cheque, cash…) for these invoices: it pays them, oldest issued
+    first, as far as it goes (the last one may stay partly due); what is left over stays the household's
+    credit. Inside the transaction that recorded the payment. Refusals are PaymentErrors (French).
+    Returns the allocations."""
+    now = now or timezone.now()
+    try:
+        invoices, dues, regie = _checked_invoices(payment.household, invoice_ids, now, online=False)
+    except PaymentError as refusal:
+        if refusal.code == "locked":
+            raise PaymentError(
+                "Un paiement en ligne de ces factures est en cours : attendez la réponse de la banque "
+                "(quelques minutes) avant d'enregistrer ce règlement sur ces factures.",
+                code="locked",
+            ) from refusal
+        raise
+    if regie.pk != payment.regie_id:
+        raise PaymentError(
+            f"Ces factures sont à payer à la {regie.name} : enregistrez le paiement sur cette régie.",
+            code="other_regie",
+        )
+    invoices.sort(key=lambda invoice: (invoice.issued_at, invoice.pk))
+    allocations = services.spend_credit(
+        [(payment, payment.amount_cents)],
+        [
+            (
+                dues[invoice.pk],
+                {
+                    "kind": AllocationKind.INVOICE,
+                    "label": f"Facture n° {invoice.number}"[:200],
+                    "invoice": invoice,
+                },
+            )
+            for invoice in invoices
+        ],
+        now,
+    )
+    Allocation.objects.bulk_create(allocations)
+    allocated = sum(allocation.amount_cents for allocation in allocations)
+    log_action(
+        actor=actor,
+        channel=Channel.STAFF,
+        action="payment.allocated",
+        obj=payment,
+        household=payment.household,
+        after={
+            "invoices": {allocation.invoice.number: allocation.amount_cents for allocation in allocations},
+            "credit_left_cents": payment.amount_cents - allocated,
+        },
+        message=(
+            f"Reçu n° {payment.receipt_number} affecté à {payment_label([a.invoice for a in allocations])} "
+            f"({format_euros(allocated)})"
+            + (
+                f", {format_euros(payment.amount_cents - allocated)} en crédit."
+                if allocated < payment.amount_cents
+                else "."
+            )
+        ),
+    )
+    return allocations

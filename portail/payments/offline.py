@@ -28,6 +28,7 @@ from portail.households.models import Household
 
 from . import emails
 from .errors import PaymentError
+from .invoice_payment import allocate_desk_payment
 from .models import CASH_CEILING_CENTS, OFFLINE_MEANS, Means, Payment, PaymentIncident, PaymentStatus, Regie
 from .receipts import give_receipt_number
 
@@ -160,12 +161,14 @@ def record_offline_payment(
     note: str = "",
     paid_on: date | None = None,
     idempotency_key: str = "",
+    invoice_ids=(),
 ) -> Payment:
     """A payment received at the desk (cheque, cash, CESU, transfer, card terminal): PAID at once,
     numbered, audited, its receipt e-mailed to the family after the commit.
 
-    What it pays is not allocated here: the sum is the household's credit with the régie until it
-    is allocated to bookings or invoices. `idempotency_key` (the form's one-time token) makes a
+    `invoice_ids`: the invoices it pays (oldest first, as far as it goes; see
+    invoice_payment.allocate_desk_payment), in the same transaction. Otherwise, or for what is left,
+    the sum is the household's credit with the régie until it is allocated to bookings or invoices. `idempotency_key` (the form's one-time token) makes a
     second submission of the same form return the first payment (with `already_recorded` set)
     instead of a second receipt."""
     reference = _text(reference, 100, "Numéro ou référence")
@@ -222,6 +225,8 @@ def record_offline_payment(
                 f"reçu n° {payment.receipt_number}."
             ),
         )
+        if invoice_ids:
+            allocate_desk_payment(payment, invoice_ids, actor=actor)
         emails.send_receipt(payment)
     return payment
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape
 
 from portail.catalog.models import Activity, ActivityType
+from portail.catalog.wording import format_euros
 
 from .errors import PaymentError
 from .models import OFFLINE_MEANS, Backend, Means, PaymentStatus, Regie
@@ -145,6 +146,15 @@ class DeskPaymentForm(forms.Form):
         help_text="Numéros, émetteur, millésime et valeur des titres.",
     )
     note = forms.CharField(label="Remarque", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    factures = forms.TypedMultipleChoiceField(
+        label="Factures réglées par ce paiement",
+        required=False,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Le paiement règle les factures cochées, de la plus ancienne à la plus récente ; "
+        "ce qui dépasse reste un crédit du foyer.",
+        error_messages={"invalid_choice": "Cette facture n'est plus à payer : rechargez la page."},
+    )
     jeton = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     # Which field shows each refusal of the service.
@@ -158,15 +168,25 @@ class DeskPaymentForm(forms.Form):
         "cheque_incomplete": "numero",
         "cesu_details": "cesu",
         "future_date": "date",
+        "other_regie": "factures",
+        "already_paid": "factures",
+        "transferred": "factures",
+        "direct_debit": "factures",
+        "locked": "factures",
+        "several_regies": "factures",
+        "not_yours": "factures",
     }
 
-    def __init__(self, data=None, **kwargs):
+    def __init__(self, data=None, *, household=None, **kwargs):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("date", timezone.localdate())
         kwargs["initial"].setdefault("jeton", uuid.uuid4().hex)
         super().__init__(data, **kwargs)
         regies = Regie.objects.filter(is_active=True).order_by("name")
         self.fields["regie"].queryset = regies
+        self.fields["factures"].choices = _open_invoice_choices(household)
+        if not self.fields["factures"].choices:
+            del self.fields["factures"]
         if not self.is_bound:
             only = list(regies[:2])
             if len(only) == 1:
@@ -188,7 +208,26 @@ class DeskPaymentForm(forms.Form):
             "note": data["note"],
             "paid_on": data["date"],
             "idempotency_key": data.get("jeton") or "",
+            "invoice_ids": data.get("factures") or (),
         }
+
+
+def _open_invoice_choices(household) -> list[tuple[int, str]]:
+    """The household's invoices still to pay at the desk (not transferred to the Trésor), oldest first."""
+    if household is None:
+        return []
+    from portail.billing.selectors import household_invoices
+
+    invoices = household_invoices(household).filter(transferred_at__isnull=True).order_by("issued_at", "number")
+    return [
+        (
+            invoice.pk,
+            f"n° {invoice.number} du {timezone.localtime(invoice.issued_at):%d/%m/%Y} – reste {format_euros(invoice.due_cents)}"
+            f" sur {format_euros(invoice.total_cents)} ({invoice.regie.name})",
+        )
+        for invoice in invoices
+        if invoice.due_cents > 0
+    ]
 
 
 class RefundForm(forms.Form):
