@@ -9,32 +9,17 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.urls import include, path, reverse
+from django.urls import reverse
 from openpyxl import load_workbook
 
-import config.urls as project_urls
 from portail.accounts import roles
-from portail.backoffice import urls as backoffice_urls
 from portail.billing import exports
 from portail.billing.models import Invoice
 from portail.payments.models import Allocation, AllocationKind, Means, PaymentStatus
 from tests.factories import GuardianFactory, HouseholdFactory, StaffFactory
 from tests.payment_factories import PaymentFactory, RegieFactory, payment_staff
 
-urlpatterns = [
-    *[p for p in project_urls.urlpatterns if getattr(p, "namespace", None) != "backoffice"],
-    path(
-        "gestion/",
-        include(
-            (
-                [*backoffice_urls.urlpatterns, path("", include("portail.backoffice.urls_billing_exports"))],
-                "backoffice",
-            )
-        ),
-    ),
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 PARIS = ZoneInfo("Europe/Paris")
 MONTH = date(2026, 10, 1)

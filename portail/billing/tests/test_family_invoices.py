@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 from django.core import mail
 from django.test import Client
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from portail.billing import emails as billing_emails
@@ -44,21 +44,7 @@ from .factories import (
     pay_invoice_at_desk,
 )
 
-# --- A test URLconf: the family portal with the invoice URLs mounted ---------------------------------
-
-
-def _urlpatterns():
-    from config import urls as project_urls
-    from portail.portal import urls as portal_urls
-
-    portal = [*portal_urls.urlpatterns, path("", include("portail.portal.urls_invoices"))]
-    others = [pattern for pattern in project_urls.urlpatterns if getattr(pattern, "namespace", None) != "portal"]
-    return [path("", include((portal, "portal"))), *others]
-
-
-urlpatterns = _urlpatterns()
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 
 def absolute(path):

@@ -7,15 +7,13 @@ import random
 from datetime import date, timedelta
 
 import pytest
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from lxml import etree
 from schwifty import IBAN
 from sepaxml.validation import try_valid_xml
 
-import config.urls as project_urls
 from portail.accounts import roles
-from portail.backoffice import urls as backoffice_urls
 from portail.billing import sepa
 from portail.billing.models import Invoice, InvoiceLine, LineKind, MandateStatus, SepaMandate
 from portail.core.models import LogEntry
@@ -23,20 +21,7 @@ from portail.payments.models import Allocation, AllocationKind
 from tests.factories import make_family
 from tests.payment_factories import PaymentFactory, RegieFactory, payment_staff
 
-urlpatterns = [
-    *[p for p in project_urls.urlpatterns if getattr(p, "namespace", None) != "backoffice"],
-    path(
-        "gestion/",
-        include(
-            (
-                [*backoffice_urls.urlpatterns, path("", include("portail.backoffice.urls_billing_exports"))],
-                "backoffice",
-            )
-        ),
-    ),
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ the invoice list and page, credit notes and one-off invoices through the forms."
 import datetime as dt
 
 import pytest
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from portail.accounts import roles
@@ -15,38 +15,6 @@ from tests.payment_factories import payment_staff
 from .test_invoicing import NOVEMBER, World
 
 pytestmark = pytest.mark.django_db
-
-
-def _urlpatterns_with_billing():
-    """The project's URLs with the billing pages in the "backoffice" namespace (until the lead
-    includes portail.backoffice.urls_billing in portail/backoffice/urls.py)."""
-    from django.urls import URLResolver
-
-    from config import urls as project
-    from portail.backoffice import urls as backoffice
-
-    patterns = []
-    for entry in project.urlpatterns:
-        if isinstance(entry, URLResolver) and entry.namespace == "backoffice":
-            entry = path(
-                "gestion/",
-                include(
-                    (backoffice.urlpatterns + [path("", include("portail.backoffice.urls_billing"))], "backoffice")
-                ),
-            )
-        patterns.append(entry)
-    return patterns
-
-
-urlpatterns = _urlpatterns_with_billing()
-
-
-@pytest.fixture(autouse=True)
-def billing_urls(settings):
-    try:
-        reverse("backoffice:billing_runs")
-    except NoReverseMatch:
-        settings.ROOT_URLCONF = __name__
 
 
 @pytest.fixture

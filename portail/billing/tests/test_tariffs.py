@@ -6,12 +6,9 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from config import urls as config_urls
-from portail.backoffice import urls as backoffice_urls
-from portail.backoffice import urls_tariffs
 from portail.billing.models import SiblingOrder, TariffBracket, TariffGrid, TariffPrice
 from portail.billing.pricing import Bracket, PricingError, validate_grid
 from portail.billing.tariffs import (
@@ -44,11 +41,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-# The staff pages under test, whether or not portail/backoffice/urls.py includes them yet.
-urlpatterns = [
-    path("gestion/", include((backoffice_urls.urlpatterns + urls_tariffs.urlpatterns, "backoffice"))),
-    *config_urls.urlpatterns,
-]
 
 BOUNDS = [(0, 600), (600, 1000), (1000, 1400), (1400, None)]
 DAY = dt.date(2026, 10, 7)
@@ -505,7 +497,6 @@ def staff_urls(activity, grid):
     ]
 
 
-@pytest.mark.urls(__name__)
 def test_front_desk_agents_and_families_are_refused_anonymous_sent_to_login(client, activity, grid):
     client.force_login(StaffFactory(role="Agent d'accueil"))
     for method, url in staff_urls(activity, grid):
@@ -521,13 +512,11 @@ def test_front_desk_agents_and_families_are_refused_anonymous_sent_to_login(clie
     assert TariffGrid.objects.count() == 1
 
 
-@pytest.mark.urls(__name__)
 def test_administrator_may_open_the_pages(client, activity, grid):
     client.force_login(StaffFactory(role="Administrateur"))
     assert client.get(reverse("backoffice:tariffs")).status_code == 200
 
 
-@pytest.mark.urls(__name__)
 def test_list_marks_the_grid_in_force(manager_client, activity, unit, grid, django_assert_max_num_queries):
     make_grid(activity, valid_from=dt.date(2025, 9, 1), valid_until=dt.date(2026, 8, 31), name="Ancienne grille")
     ActivityFactory(name="Sans tarif")
@@ -540,14 +529,12 @@ def test_list_marks_the_grid_in_force(manager_client, activity, unit, grid, djan
     assert 'aria-current="true"' in page
 
 
-@pytest.mark.urls(__name__)
 def test_detail_shows_the_price_table(manager_client, grid):
     page = manager_client.get(reverse("backoffice:tariff_detail", args=[grid.pk])).content.decode()
     for text in ["QF 0 – 600", "QF 1400 et plus", "4,00 €", "7,00 €", "+20 %", "+2,00 €", "2e enfant : 10 %"]:
         assert text in page, text
 
 
-@pytest.mark.urls(__name__)
 def test_new_version_is_copied_from_the_current_grid_and_saved(manager_client, activity, unit, grid):
     url = reverse("backoffice:tariff_create", args=[activity.pk])
     page = manager_client.get(url).content.decode()
@@ -570,7 +557,6 @@ def test_new_version_is_copied_from_the_current_grid_and_saved(manager_client, a
     assert LogEntry.objects.filter(action="tariff.saved").count() == 2
 
 
-@pytest.mark.urls(__name__)
 def test_validation_errors_are_shown_in_french_and_nothing_is_saved(manager_client, activity, unit, grid):
     starts = timezone.localdate() + dt.timedelta(days=40)
     url = reverse("backoffice:tariff_create", args=[activity.pk])
@@ -590,7 +576,6 @@ def test_validation_errors_are_shown_in_french_and_nothing_is_saved(manager_clie
     assert TariffGrid.objects.count() == 1
 
 
-@pytest.mark.urls(__name__)
 def test_add_a_row_saves_nothing(manager_client, activity, unit):
     url = reverse("backoffice:tariff_create", args=[activity.pk])
     data = post_data(unit, valid_from=timezone.localdate() + dt.timedelta(days=3), ajouter="1")
@@ -600,7 +585,6 @@ def test_add_a_row_saves_nothing(manager_client, activity, unit):
     assert not TariffGrid.objects.exists()
 
 
-@pytest.mark.urls(__name__)
 def test_edit_a_version_to_come_and_refuse_one_in_force(manager_client, activity, unit, grid):
     in_force = reverse("backoffice:tariff_edit", args=[grid.pk])
     response = manager_client.get(in_force, follow=True)

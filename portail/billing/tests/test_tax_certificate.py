@@ -11,10 +11,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-import config.urls as project_urls
 from portail.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, LineKind, TaxCertificate
 from portail.billing.tax_certificate import (
     TaxCertificateError,
@@ -25,20 +24,10 @@ from portail.billing.tax_certificate import (
 )
 from portail.core.models import LogEntry
 from portail.payments.models import Allocation, AllocationKind, Means, PaymentStatus
-from portail.portal import urls as portal_urls
 from tests.factories import ChildFactory, TownFactory, make_family
 from tests.payment_factories import PaymentFactory, RegieFactory
 
-# The family pages, whether or not portail/portal/urls.py includes them yet.
-urlpatterns = [
-    path(
-        "",
-        include(([*portal_urls.urlpatterns, path("", include("portail.portal.urls_tax_certificate"))], "portal")),
-    ),
-    *[p for p in project_urls.urlpatterns if getattr(p, "namespace", None) != "portal"],
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 PARIS = ZoneInfo("Europe/Paris")
 N = timezone.localdate().year - 1  # a year that is over: its attestation can be issued
