@@ -209,6 +209,15 @@ class OneOffForm(forms.Form):
     )
     montant = EurosField(label="Montant (€)", error_messages={"required": "Indiquez le montant."})
     enfant = forms.ModelChoiceField(label="Enfant concerné", queryset=None, required=False, empty_label="Aucun")
+    garde = forms.BooleanField(
+        label="Frais de garde (compte dans l'attestation fiscale)",
+        required=False,
+        help_text=(
+            "À cocher pour la garde de l'enfant concerné (accueil périscolaire, accueil de loisirs, crèche), "
+            "par exemple une régularisation : la ligne compte alors dans l'attestation fiscale des enfants de "
+            "moins de 6 ans. Pas pour un repas, une pénalité ou une sortie. Choisissez l'enfant."
+        ),
+    )
     date = forms.DateField(label="Date de la prestation", widget=DATE_INPUT, required=False)
     echeance = forms.DateField(
         label="À payer avant le", widget=DATE_INPUT, error_messages={"required": "Indiquez la date limite de paiement."}
@@ -230,6 +239,7 @@ class OneOffForm(forms.Form):
         "label_too_long": "libelle",
         "due_before_issue": "echeance",
         "child_elsewhere": "enfant",
+        "childcare_without_child": "enfant",
     }
 
     def add_refusal(self, error: BillingError) -> None:
@@ -476,6 +486,7 @@ def one_off_invoice(request, household_id):
                 due_date=data["echeance"],
                 child=data["enfant"],
                 service_date=data["date"],
+                childcare=data["garde"],
             )
         except BillingError as refusal:
             form.add_refusal(refusal)

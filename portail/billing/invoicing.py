@@ -1496,9 +1496,13 @@ def issue_one_off_invoice(
     child=None,
     service_date: date | None = None,
     channel=Channel.STAFF,
+    childcare: bool = False,
 ) -> Invoice:
     """A manual line a régisseur bills to a household, issued at once as a one-line invoice with its
-    own number (outside the monthly runs: a run never includes it). Audited; e-mailed after the commit."""
+    own number (outside the monthly runs: a run never includes it). Audited; e-mailed after the commit.
+
+    `childcare`: the line is care of that child (a "régularisation accueil périscolaire"…), so it counts
+    in the attestation fiscale like the care lines of the runs."""
     label = (label or "").strip()
     if not label:
         raise BillingError("Indiquez le libellé de la ligne.", code="label_missing")
@@ -1508,6 +1512,11 @@ def issue_one_off_invoice(
         raise BillingError("Le montant doit être supérieur à zéro.", code="bad_amount")
     if child is not None and child.household_id != household.pk:
         raise BillingError("Cet enfant n'appartient pas à ce foyer.", code="child_elsewhere")
+    if childcare and child is None:
+        # The attestation is per child (under 6 on 1 January): care billed to nobody cannot count.
+        raise BillingError(
+            "Des frais de garde concernent un enfant : choisissez l'enfant gardé.", code="childcare_without_child"
+        )
     issued_on = issued_on or timezone.localdate()
     check_issue_dates(regie, issued_on, due_date)
     guardians = list(household.guardians.order_by("-is_payer", "pk"))
@@ -1524,6 +1533,7 @@ def issue_one_off_invoice(
                 child_name=child.full_name if child else "",
                 child_birth_date=child.birth_date if child else None,
                 service_date=service_date,
+                childcare_eligible=bool(childcare),
                 trail=[{"rule": "manual", "label": "Ligne saisie par la régie", "amount_cents": amount_cents}],
             )
         ],

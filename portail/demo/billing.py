@@ -16,10 +16,18 @@ bank, download their PDFs and, from January 2027, the "Attestation fiscale 2026"
   ticks both and pays them at once on the demo bank.
 - Hugo (born in 2021) is under 6 on 1 January 2026: his evenings and Wednesdays paid in 2026 make the
   attestation fiscale 2026 (the family asks for it from 1 January 2027, once the year is over).
+- The Martins' history of 2025, taken over from the town's previous software ("reprise de
+  l'historique"): one one-off invoice of the régie, "Accueil périscolaire – septembre à décembre 2025",
+  Hugo's care (``invoicing.issue_one_off_invoice(childcare=True)``), issued on 5 December 2025 and paid by
+  cheque at the desk on 18 December 2025. A year that is over: the family can ask for and download the
+  attestation fiscale 2025 today. It is issued and paid before the 2026 invoices, so the 2026 runs find
+  no credit to spend and the 2025 cheque pays only the 2025 invoice (numbers: FENF2025000001, its own
+  counter, then FENF2026…).
 
 Idempotent like the other demo modules: an enrolment or a booking is created only when missing, a
 month is invoiced only while it still has something to invoice (a re-run finds nothing: no run, no
-number taken), the cheque is found by its number. Audit entries are dated when things happened.
+number taken), the cheques are found by their numbers, the 2025 invoice by its label. Audit entries are
+dated when things happened.
 """
 
 from datetime import date, timedelta
@@ -92,6 +100,22 @@ CHEQUE = {
     "cheque_bank": "Banque de Ville-Fleurie",
     "drawer": "Claire Martin",
     "note": "Chèque remis à l'accueil de l'Hôtel de ville pour la facture de septembre.",
+}
+
+# The Martins' history of 2025, from the previous software: Hugo's care, billed in one invoice and paid
+# by cheque the same month (both in 2025: the attestation fiscale 2025 counts money received in 2025).
+HISTORY_2025 = {
+    "child": "Hugo",
+    "label": "Accueil périscolaire – septembre à décembre 2025 (reprise de l'ancien logiciel)",
+    "amount_cents": 18640,
+    "issued_on": date(2025, 12, 5),
+    "due_date": date(2026, 1, 5),
+    "paid_on": date(2025, 12, 18),
+    "reference": "3867215",
+    "cheque_bank": "Banque de Ville-Fleurie",
+    "drawer": "Claire Martin",
+    "note": "Chèque remis à l'accueil pour l'accueil périscolaire de septembre à décembre 2025 "
+    "(historique repris de l'ancien logiciel).",
 }
 
 
@@ -273,8 +297,78 @@ def _ensure_cheque(tally: Tally, regie, *, actor, today: date) -> None:
         tally.created["payments.Allocation"] += 1
 
 
+def _ensure_history_2025(tally: Tally, regie, *, actor, today: date) -> None:
+    """The Martins' 2025 invoice (Hugo's care, so the line is childcare: it makes the attestation fiscale
+    2025) and the cheque that paid it in December 2025. Found by its label on a re-run; skipped when the
+    family paid it otherwise during the demo."""
+    spec = HISTORY_2025
+    if today < spec["paid_on"]:
+        return  # a clock before December 2025: no history to take over yet
+    household = Household.objects.filter(reference=MARTIN).first()
+    child = Child.objects.filter(household=household, first_name=spec["child"]).first() if household else None
+    if child is None:
+        return
+    invoice = Invoice.objects.filter(
+        regie=regie, household=household, run__isnull=True, lines__label=spec["label"]
+    ).first()
+    if invoice is None:
+
+        def issue():
+            return invoicing.issue_one_off_invoice(
+                regie=regie,
+                household=household,
+                label=spec["label"],
+                amount_cents=spec["amount_cents"],
+                actor=actor,
+                due_date=spec["due_date"],
+                issued_on=spec["issued_on"],  # 2025: its own counter, FENF2025000001
+                child=child,
+                childcare=True,
+            )
+
+        invoice = _dated(_noon(spec["issued_on"]), lambda: _without_queued_mail(issue))
+        tally.created["billing.Invoice"] += 1
+    moment = _noon(spec["paid_on"])
+    cheque = Payment.objects.filter(
+        regie=regie, household=household, means=Means.CHEQUE, reference=spec["reference"]
+    ).first()
+    if cheque is None:
+        due = invoice_due_cents(invoice)
+        if due <= 0:
+            return
+
+        def record():
+            # paid_on dates the payment (paid_at, noon of that day) and numbers its receipt in 2025: the
+            # attestation counts money by the year it was received.
+            return offline.record_offline_payment(
+                regie=regie,
+                household=household,
+                means=Means.CHEQUE,
+                amount_cents=due,
+                actor=actor,
+                reference=spec["reference"],
+                cheque_bank=spec["cheque_bank"],
+                drawer=spec["drawer"],
+                note=spec["note"],
+                paid_on=spec["paid_on"],
+            )
+
+        _dated(moment, lambda: _without_queued_mail(record))
+        tally.created["payments.Payment"] += 1
+    due = invoice_due_cents(invoice)
+    if 0 < due <= services.credit_for(household, regie):
+        _dated(
+            moment,
+            lambda: invoice_payment.pay_invoices_with_credit(
+                household=household, invoice_ids=[invoice.pk], actor=actor, channel=Channel.STAFF, now=moment
+            ),
+        )
+        tally.created["payments.Allocation"] += 1
+
+
 def ensure_billing(tally: Tally, staff: dict) -> None:
-    """Bookings, the monthly invoices of September to November and the Martins' desk payment."""
+    """Bookings, the Martins' 2025 history, the monthly invoices of September to November 2026 and the
+    Martins' desk payments."""
     with transaction.atomic():
         _ensure_bookings(tally, staff)
         regie = Regie.objects.select_related("town").filter(code=REGIE).first()
@@ -282,6 +376,8 @@ def ensure_billing(tally: Tally, staff: dict) -> None:
             return
         regisseur = staff["Régisseur"]
         today = timezone.localdate()
+        # First: paid before any 2026 invoice is issued, so no 2026 run spends the 2025 cheque as credit.
+        _ensure_history_2025(tally, regie, actor=regisseur, today=today)
         for month, planned in INVOICED_MONTHS:
             _invoice_month(tally, regie, month, planned, actor=regisseur, today=today)
             if month == CHEQUE["month"]:

@@ -39,7 +39,7 @@ REGIES = [
         "hold_minutes": 15,
         "cesu_types": ["periscolaire", "mercredis", "vacances"],
         "contact": "Mme Leroy, régisseuse – Hôtel de ville, 01 99 00 00 10",
-        "issuer_name": "Mme Claire Martin",
+        "issuer_name": "M. Alain Dubreuil",  # not the demo family's payer (Claire Martin)
         "issuer_quality": "Maire",
         "sepa_creditor_name": "Regie Enfance-Jeunesse Ville-Fleurie",
         "sepa_ics": "FR72ZZZ123456",

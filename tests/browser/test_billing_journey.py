@@ -1,8 +1,10 @@
 """The billing journey in a real browser (Debian chromium, phone-sized screen), on the demo town loaded
 on 30 November 2026: the Martin family opens "Factures", ticks its two invoices to pay (October and
 November), pays them at once on the demo bank's PayFiP page, comes back and finds both in its paid
-history (September, paid by cheque at the desk, is already there), downloads an invoice PDF; in
-January 2027, once the year is over, it asks for its attestation fiscale 2026 (Hugo is under 6) and
+history (September, paid by cheque at the desk, is already there), downloads an invoice PDF, then
+opens "Attestation fiscale" from the invoices' navigation and downloads its attestation 2025 (the
+history of 2025 taken over from the previous software: Hugo's care paid by cheque in December 2025);
+in January 2027, once the year is over, it asks for its attestation fiscale 2026 (Hugo is under 6) and
 downloads it.
 """
 
@@ -61,7 +63,9 @@ def test_family_pays_two_invoices_at_once_downloads_the_pdf_and_the_attestation_
         unpaid = page.get_by_role("region", name="Factures à payer")
         expect(unpaid.get_by_role("checkbox")).to_have_count(len(to_pay))
         paid = page.get_by_role("region", name="Mes factures déjà payées")
-        expect(paid.get_by_role("row").filter(has_text="Claire Martin")).to_contain_text("Chèque")
+        expect(paid.get_by_role("row").filter(has_text="Claire Martin").filter(has_text="12/10/2026")).to_contain_text(
+            "Chèque"
+        )
         for invoice in to_pay:
             box = unpaid.get_by_role("checkbox", name=re.compile(f"Payer la facture n° {invoice.number},"))
             if invoice in ticked:
@@ -101,21 +105,39 @@ def test_family_pays_two_invoices_at_once_downloads_the_pdf_and_the_attestation_
         assert response.ok
         assert response.headers["content-type"] == "application/pdf"
         assert response.body().startswith(b"%PDF")
+
+        # Today, without waiting for January: the attestation 2025, from the invoices' navigation.
+        page.get_by_role("navigation", name="Rubriques des factures").get_by_role(
+            "link", name="Attestation fiscale"
+        ).click()
+        expect(page.get_by_role("heading", name="Attestation fiscale 2025", level=1)).to_be_visible()
+        block = page.get_by_role("region", name="Régie Enfance-Jeunesse")
+        expect(block.get_by_role("row").filter(has_text="Hugo Martin")).to_contain_text("186,40")
+        block.get_by_role("button", name=re.compile("Demander l'attestation 2025")).click()
+        certificate = TaxCertificate.objects.get(household__reference="D000001", year=2025)
+        expect(page.get_by_role("status").first).to_contain_text(
+            f"Votre attestation fiscale 2025 n° {certificate.number}"
+        )
+        with page.expect_download() as download_info:
+            page.get_by_role("link", name=re.compile("Télécharger l'attestation fiscale 2025")).click()
+        assert_pdf(download_info.value.path())
         logout(page)
 
     with time_machine.travel(JANUARY_5, tick=True):
         # 2026 is over: the attestation fiscale 2026 of the Régie Enfance-Jeunesse, for Hugo.
         login_with_email(page, demo.MARTIN_EMAIL, demo.FAMILY_PASSWORD)
         expect(page.get_by_role("heading", level=1)).to_contain_text("Bienvenue")
-        # No link leads there from "Factures" yet: the page is opened by its address.
-        page.goto("/factures/attestation-fiscale/")
+        open_menu_item(page, "Factures")
+        page.get_by_role("navigation", name="Rubriques des factures").get_by_role(
+            "link", name="Attestation fiscale"
+        ).click()
         expect(page.get_by_role("heading", name="Attestation fiscale 2026", level=1)).to_be_visible()
         block = page.get_by_role("region", name="Régie Enfance-Jeunesse")
         expect(block.get_by_role("row").filter(has_text="Hugo Martin")).to_contain_text("02/06/2021")
         expect(block.get_by_role("row").filter(has_text="Léa Martin")).to_have_count(0)
         block.get_by_role("button", name=re.compile("Demander l'attestation 2026")).click()
 
-        certificate = TaxCertificate.objects.get(household__reference="D000001")
+        certificate = TaxCertificate.objects.get(household__reference="D000001", year=2026)
         expect(page.get_by_role("status").first).to_contain_text(
             f"Votre attestation fiscale 2026 n° {certificate.number}"
         )
