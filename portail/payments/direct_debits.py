@@ -69,7 +69,7 @@ def mark_batch_collected(*, batch, actor, now=None) -> list[Payment]:
     to its invoice. Refused before the collection date and for a batch already collected."""
     now = now or timezone.now()
     with transaction.atomic():
-        batch = DirectDebitBatch.objects.select_for_update().select_related("regie").get(pk=batch.pk)
+        batch = DirectDebitBatch.objects.select_for_update(of=("self",)).select_related("regie").get(pk=batch.pk)
         if batch.status != DebitBatchStatus.SUBMITTED:
             raise PaymentError("Ce fichier de prélèvement est déjà marqué encaissé.", code="already_collected")
         if batch.collection_date > timezone.localdate(now):
@@ -79,7 +79,7 @@ def mark_batch_collected(*, batch, actor, now=None) -> list[Payment]:
                 code="too_early",
             )
         debits = list(
-            DirectDebit.objects.select_for_update()
+            DirectDebit.objects.select_for_update(of=("self",))
             .filter(batch=batch, status=DebitStatus.SUBMITTED)
             .select_related("invoice__household", "mandate")
             .order_by("pk")
@@ -186,7 +186,7 @@ def reject_debit(*, debit, actor, reason: str, now=None) -> DirectDebit:
     now = now or timezone.now()
     with transaction.atomic():
         debit = (
-            DirectDebit.objects.select_for_update()
+            DirectDebit.objects.select_for_update(of=("self",))
             .select_related("batch__regie", "invoice__household", "mandate", "payment")
             .get(pk=debit.pk)
         )

@@ -111,7 +111,7 @@ class Regie(models.Model):
     contact = models.CharField("régisseur et coordonnées", max_length=200, blank=True)
     # Mandatory mentions of an invoice (CGCT L1617-5): name and quality of the ordonnateur who issues it.
     issuer_name = models.CharField(
-        "nom de l'ordonnateur", max_length=150, blank=True, help_text="Ex. Mme Claire Martin."
+        "nom de l'ordonnateur", max_length=150, blank=True, help_text="Ex. Mme Sophie Lambert."
     )
     issuer_quality = models.CharField(
         "qualité de l'ordonnateur",

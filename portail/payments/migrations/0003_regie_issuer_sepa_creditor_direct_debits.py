@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='regie',
             name='issuer_name',
-            field=models.CharField(blank=True, help_text='Ex. Mme Claire Martin.', max_length=150, verbose_name="nom de l'ordonnateur"),
+            field=models.CharField(blank=True, help_text='Ex. Mme Sophie Lambert.', max_length=150, verbose_name="nom de l'ordonnateur"),
         ),
         migrations.AddField(
             model_name='regie',
