@@ -642,14 +642,7 @@ def _price_item(ctx: _Context, item: _Item, household, facts) -> list[DraftLine]
         amount = int(quote.amount_cents) - surcharge
         trail = _trail(quote.trail)
     what = f"{activity.name} – {unit.name} – {format_day(item.service_date)}"
-    common = {
-        "child_id": child.pk,
-        "child_name": child.full_name,
-        "child_birth_date": child.birth_date,
-        "activity_id": activity.pk,
-        "activity_name": activity.name,
-        "service_date": item.service_date,
-    }
+    common = _about(child, activity, item.service_date)
     lines = [
         DraftLine(
             kind=LineKind.ABSENCE if item.billed_absence else LineKind.BOOKING,
@@ -678,6 +671,18 @@ def _price_item(ctx: _Context, item: _Item, household, facts) -> list[DraftLine]
             )
         )
     return lines
+
+
+def _about(child, activity, day) -> dict:
+    """What an invoice line copies of the child and the activity it bills (kept if they change later)."""
+    return {
+        "child_id": child.pk,
+        "child_name": child.full_name,
+        "child_birth_date": child.birth_date,
+        "activity_id": activity.pk,
+        "activity_name": activity.name,
+        "service_date": day,
+    }
 
 
 def _error(draft: HouseholdDraft, message: str, *, kind: str, item: _Item | None = None, ctx=None) -> dict:
@@ -794,16 +799,11 @@ def _recorded_item_lines(ctx: _Context, household_ids: list[int], children: dict
                 unit_price_cents=unit_price,
                 amount_cents=amount,
                 billable_item_id=pk,
-                child_id=child.pk,
-                child_name=child.full_name,
-                child_birth_date=child.birth_date,
-                activity_id=activity_id,
-                activity_name=activity.name,
-                service_date=day,
                 childcare_eligible=is_childcare(
                     unit=unit, activity=activity, child_birth_date=child.birth_date, service_date=day
                 ),
                 trail=_trail(trail or []),
+                **_about(child, activity, day),
             ),
         )
 
@@ -860,12 +860,7 @@ def _flat_fee_lines(ctx: _Context, household_ids: list[int], children: dict, hou
                 label=label,
                 unit_price_cents=int(quote.unit_price_cents),
                 amount_cents=int(quote.amount_cents),
-                child_id=child.pk,
-                child_name=child.full_name,
-                child_birth_date=child.birth_date,
-                activity_id=activity_id,
-                activity_name=activity.name,
-                service_date=start,
+                **_about(child, activity, start),
                 childcare_eligible=is_childcare(
                     unit=None, activity=activity, child_birth_date=child.birth_date, service_date=start
                 ),

@@ -12,7 +12,7 @@ bank, download their PDFs and, from January 2027, the "Attestation fiscale 2026"
   the first working days of the next month (November's on 30 November when the demo is loaded that
   day), due 30 days later, without e-mail (the demo's addresses are fictional).
 - The Martins' September invoice paid at the desk by cheque on 12 October (``payments.offline``,
-  then allocated to that invoice by the régisseur); October and November are left to pay: the family
+  recorded for that invoice, as the régisseur does at the desk); October and November are left to pay: the family
   ticks both and pays them at once on the demo bank.
 - Hugo (born in 2021) is under 6 on 1 January 2026: his evenings and Wednesdays paid in 2026 make the
   attestation fiscale 2026 (the family asks for it from 1 January 2027, once the year is over).
@@ -43,7 +43,7 @@ from portail.catalog.models import Group, Period, Unit
 from portail.core.models import Channel
 from portail.enrolments.models import Enrolment, EnrolmentStatus, WeeklyPattern
 from portail.households.models import Child, Guardian, Household
-from portail.payments import invoice_payment, offline, services
+from portail.payments import offline
 from portail.payments.models import Means, Payment, Regie
 
 from .catalog import paris
@@ -261,40 +261,7 @@ def _ensure_cheque(tally: Tally, regie, *, actor, today: date) -> None:
     issued = timezone.localtime(invoice.issued_at).date()
     paid_on = max(min(CHEQUE["paid_on"], today), issued)
     moment = timezone.localtime() if paid_on == today else _noon(paid_on)
-    cheque = Payment.objects.filter(
-        regie=regie, household=household, means=Means.CHEQUE, reference=CHEQUE["reference"]
-    ).first()
-    if cheque is None:
-        due = invoice_due_cents(invoice)
-        if due <= 0:
-            return
-        _dated(
-            moment,
-            lambda: _without_queued_mail(
-                lambda: offline.record_offline_payment(
-                    regie=regie,
-                    household=household,
-                    means=Means.CHEQUE,
-                    amount_cents=due,
-                    actor=actor,
-                    reference=CHEQUE["reference"],
-                    cheque_bank=CHEQUE["cheque_bank"],
-                    drawer=CHEQUE["drawer"],
-                    note=CHEQUE["note"],
-                    paid_on=paid_on,
-                )
-            ),
-        )
-        tally.created["payments.Payment"] += 1
-    due = invoice_due_cents(invoice)
-    if 0 < due <= services.credit_for(household, regie):
-        _dated(
-            moment,
-            lambda: invoice_payment.pay_invoices_with_credit(
-                household=household, invoice_ids=[invoice.pk], actor=actor, channel=Channel.STAFF, now=moment
-            ),
-        )
-        tally.created["payments.Allocation"] += 1
+    _pay_by_cheque(tally, regie, household, invoice, CHEQUE, paid_on=paid_on, moment=moment, actor=actor)
 
 
 def _ensure_history_2025(tally: Tally, regie, *, actor, today: date) -> None:
@@ -328,42 +295,41 @@ def _ensure_history_2025(tally: Tally, regie, *, actor, today: date) -> None:
 
         invoice = _dated(_noon(spec["issued_on"]), lambda: _without_queued_mail(issue))
         tally.created["billing.Invoice"] += 1
+    # paid_on dates the payment (noon of that day) and numbers its receipt in 2025: the attestation counts
+    # money by the year it was received.
     moment = _noon(spec["paid_on"])
-    cheque = Payment.objects.filter(
-        regie=regie, household=household, means=Means.CHEQUE, reference=spec["reference"]
-    ).first()
-    if cheque is None:
-        due = invoice_due_cents(invoice)
-        if due <= 0:
-            return
+    _pay_by_cheque(tally, regie, household, invoice, spec, paid_on=spec["paid_on"], moment=moment, actor=actor)
 
-        def record():
-            # paid_on dates the payment (paid_at, noon of that day) and numbers its receipt in 2025: the
-            # attestation counts money by the year it was received.
-            return offline.record_offline_payment(
-                regie=regie,
-                household=household,
-                means=Means.CHEQUE,
-                amount_cents=due,
-                actor=actor,
-                reference=spec["reference"],
-                cheque_bank=spec["cheque_bank"],
-                drawer=spec["drawer"],
-                note=spec["note"],
-                paid_on=spec["paid_on"],
-            )
 
-        _dated(moment, lambda: _without_queued_mail(record))
-        tally.created["payments.Payment"] += 1
+def _pay_by_cheque(tally: Tally, regie, household, invoice, cheque: dict, *, paid_on, moment, actor) -> None:
+    """The cheque that paid `invoice` at the desk, recorded for that invoice as the régisseur does (found
+    again by its number on a re-run; nothing if the family paid the invoice otherwise meanwhile)."""
+    if Payment.objects.filter(
+        regie=regie, household=household, means=Means.CHEQUE, reference=cheque["reference"]
+    ).exists():
+        return
     due = invoice_due_cents(invoice)
-    if 0 < due <= services.credit_for(household, regie):
-        _dated(
-            moment,
-            lambda: invoice_payment.pay_invoices_with_credit(
-                household=household, invoice_ids=[invoice.pk], actor=actor, channel=Channel.STAFF, now=moment
-            ),
+    if due <= 0:
+        return
+
+    def record():
+        return offline.record_offline_payment(
+            regie=regie,
+            household=household,
+            means=Means.CHEQUE,
+            amount_cents=due,
+            actor=actor,
+            reference=cheque["reference"],
+            cheque_bank=cheque["cheque_bank"],
+            drawer=cheque["drawer"],
+            note=cheque["note"],
+            paid_on=paid_on,
+            invoice_ids=[invoice.pk],
         )
-        tally.created["payments.Allocation"] += 1
+
+    _dated(moment, lambda: _without_queued_mail(record))
+    tally.created["payments.Payment"] += 1
+    tally.created["payments.Allocation"] += 1
 
 
 def ensure_billing(tally: Tally, staff: dict) -> None:
