@@ -17,19 +17,14 @@ from portail.billing.tariffs import household_facts, load_grids, quote_booking
 @dataclass(frozen=True)
 class DecidedPrice:
     price_cents: int
-    trail: list = field(default_factory=list)
+    price_trail: list = field(default_factory=list)
     late: bool = False
     # Part of price_cents that is the late-booking surcharge (a penalty, on its own invoice line).
     surcharge_cents: int = 0
 
     def as_fields(self) -> dict:
         """Keyword arguments for BasketLine / Booking."""
-        return {
-            "price_cents": self.price_cents,
-            "price_trail": list(self.trail),
-            "late": self.late,
-            "surcharge_cents": self.surcharge_cents,
-        }
+        return price_fields_of(self)
 
 
 class CellPricer:
@@ -65,14 +60,15 @@ class CellPricer:
             return DecidedPrice(price_cents=unit.price_cents, late=late)
         return DecidedPrice(
             price_cents=quote.amount_cents,
-            trail=list(quote.trail),
+            price_trail=list(quote.trail),
             late=late,
             surcharge_cents=quote.surcharge_cents if late else 0,
         )
 
 
 def price_fields_of(decided) -> dict:
-    """The decided price carried from a basket line (or an earlier booking) to a booking, unchanged."""
+    """The decided price as model fields: from a DecidedPrice, or carried unchanged from a basket line
+    (or an earlier booking) to a booking."""
     return {
         "price_cents": decided.price_cents,
         "price_trail": list(decided.price_trail),
