@@ -70,6 +70,7 @@ def record_unexpected_presence(*, child: Child, session: Session, actor, channel
                 label=presence_label(activity.name, unit.name, session.date),
                 unit_price_cents=int(quote.unit_price_cents),
                 amount_cents=int(quote.amount_cents),
+                surcharge_cents=int(quote.surcharge_cents),
                 trail=list(quote.trail),
                 created_by=created_by,
                 channel=channel,

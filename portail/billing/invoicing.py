@@ -769,6 +769,7 @@ def _recorded_item_lines(ctx: _Context, household_ids: list[int], children: dict
             "label",
             "unit_price_cents",
             "amount_cents",
+            "surcharge_cents",
             "trail",
         )
     )
@@ -786,6 +787,7 @@ def _recorded_item_lines(ctx: _Context, household_ids: list[int], children: dict
         label,
         unit_price,
         amount,
+        surcharge,
         trail,
     ) in rows:
         child = _child(children, child_id, household_id, first, last, birth)
@@ -797,7 +799,7 @@ def _recorded_item_lines(ctx: _Context, household_ids: list[int], children: dict
                 kind=LineKind.PRESENCE if kind == BillableItemKind.PRESENCE else LineKind.FLAT_FEE,
                 label=label,
                 unit_price_cents=unit_price,
-                amount_cents=amount,
+                amount_cents=amount - surcharge,
                 billable_item_id=pk,
                 childcare_eligible=is_childcare(
                     unit=unit, activity=activity, child_birth_date=child.birth_date, service_date=day
@@ -806,6 +808,20 @@ def _recorded_item_lines(ctx: _Context, household_ids: list[int], children: dict
                 **_about(child, activity, day),
             ),
         )
+        if surcharge:
+            # The grid's presence charge is a penalty: its own line, left out of the tax certificate.
+            yield (
+                household_id,
+                DraftLine(
+                    kind=LineKind.PRESENCE,
+                    label=f"Majoration – {label}"[:250],
+                    unit_price_cents=surcharge,
+                    amount_cents=surcharge,
+                    childcare_eligible=False,
+                    trail=[f"Présence non réservée : +{format_euros(surcharge)}"],
+                    **_about(child, activity, day),
+                ),
+            )
 
 
 def flat_fee_label(activity_name: str, period_name: str) -> str:

@@ -254,6 +254,8 @@ class BillableItem(models.Model):
     label = models.CharField("libellé", max_length=250)
     unit_price_cents = models.IntegerField("prix unitaire (centimes)")
     amount_cents = models.IntegerField("montant (centimes)")
+    # Part of amount_cents that is the grid's presence charge (a penalty: its own invoice line).
+    surcharge_cents = models.PositiveIntegerField("majoration (centimes)", default=0)
     trail = models.JSONField("calcul", default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(

@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
                 ("label", models.CharField(max_length=250, verbose_name="libellé")),
                 ("unit_price_cents", models.IntegerField(verbose_name="prix unitaire (centimes)")),
                 ("amount_cents", models.IntegerField(verbose_name="montant (centimes)")),
+                ("surcharge_cents", models.PositiveIntegerField(default=0, verbose_name="majoration (centimes)")),
                 ("trail", models.JSONField(blank=True, default=list, verbose_name="calcul")),
                 ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
                 (

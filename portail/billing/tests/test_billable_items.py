@@ -47,7 +47,12 @@ def test_an_unexpected_presence_is_priced_once_audited_and_billed_once(world):
         world.activity.pk,
         world.unit.pk,
     )
-    assert (item.unit_price_cents, item.amount_cents, item.service_date) == (1000, 1200, session.date)
+    assert (item.unit_price_cents, item.amount_cents, item.surcharge_cents, item.service_date) == (
+        1000,
+        1200,
+        200,
+        session.date,
+    )
     assert "Présence non réservée : +2,00 €" in item.trail
     assert LogEntry.objects.filter(action="billable_item.presence_recorded", object_id=str(item.pk)).exists()
 
@@ -55,15 +60,19 @@ def test_an_unexpected_presence_is_priced_once_audited_and_billed_once(world):
     TariffGrid.objects.filter(activity=world.activity).update(unexpected_presence_cents=900)
     world.book(kid, dt.date(2026, 11, 18))
     preview = invoicing.preview_month(world.regie, NOVEMBER)
-    assert preview.total_cents == 2200 and preview.lines_count == 2
+    assert preview.total_cents == 2200 and preview.lines_count == 3
     world.run()
-    assert lines_of(household) == [
-        (dt.date(2026, 11, 4), LineKind.PRESENCE, 1200),
+    assert sorted(lines_of(household)) == [
+        (dt.date(2026, 11, 4), LineKind.PRESENCE, 200),
+        (dt.date(2026, 11, 4), LineKind.PRESENCE, 1000),
         (dt.date(2026, 11, 18), LineKind.BOOKING, 1000),
     ]
-    line = InvoiceLine.objects.get(kind=LineKind.PRESENCE)
+    line = InvoiceLine.objects.get(kind=LineKind.PRESENCE, billable_item__isnull=False)
     assert line.billable_item_id == item.pk and line.label.startswith("Présence non réservée")
     assert line.trail == item.trail
+    # The presence charge is a penalty: its own line, left out of the attestation fiscale.
+    charge = InvoiceLine.objects.get(kind=LineKind.PRESENCE, billable_item__isnull=True)
+    assert charge.label.startswith("Majoration – Présence non réservée") and not charge.childcare_eligible
     assert world.run().created == 0
     world.run(DECEMBER)
     assert InvoiceLine.objects.filter(billable_item=item).count() == 1
@@ -77,9 +86,11 @@ def test_a_presence_of_next_month_waits_and_a_late_one_is_caught_up(world):
     assert not Invoice.objects.exists()
     record_unexpected_presence(child=kid, session=world.session(dt.date(2026, 11, 27)), actor=None)
     world.run(DECEMBER)  # November's presence recorded late: billed with December
-    assert lines_of(household, DECEMBER) == [
-        (dt.date(2026, 11, 27), LineKind.PRESENCE, 1200),
-        (dt.date(2026, 12, 2), LineKind.PRESENCE, 1200),
+    assert sorted(lines_of(household, DECEMBER)) == [
+        (dt.date(2026, 11, 27), LineKind.PRESENCE, 200),  # the presence charge, on its own line
+        (dt.date(2026, 11, 27), LineKind.PRESENCE, 1000),
+        (dt.date(2026, 12, 2), LineKind.PRESENCE, 200),
+        (dt.date(2026, 12, 2), LineKind.PRESENCE, 1000),
     ]
 
 
