@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portail.billing import credit_notes, invoicing, selectors
 from portail.billing.errors import BillingError
 from portail.billing.models import Invoice, InvoicingRun, RunStatus
+from portail.catalog.models import Activity
 from portail.catalog.wording import format_euros
 from portail.households import selectors as household_selectors
 from portail.payments.errors import PaymentError
@@ -209,6 +210,13 @@ class OneOffForm(forms.Form):
     )
     montant = EurosField(label="Montant (€)", error_messages={"required": "Indiquez le montant."})
     enfant = forms.ModelChoiceField(label="Enfant concerné", queryset=None, required=False, empty_label="Aucun")
+    activite = forms.ModelChoiceField(
+        label="Activité concernée",
+        queryset=Activity.objects.none(),
+        required=False,
+        empty_label="Aucune",
+        help_text="L'attestation fiscale indique la nature de la garde d'après l'activité.",
+    )
     garde = forms.BooleanField(
         label="Frais de garde (compte dans l'attestation fiscale)",
         required=False,
@@ -229,6 +237,7 @@ class OneOffForm(forms.Form):
         super().__init__(data, **kwargs)
         self.fields["regie"].queryset = _regies()
         self.fields["enfant"].queryset = household.children.order_by("birth_date", "first_name")
+        self.fields["activite"].queryset = Activity.objects.order_by("name")
         regies = list(self.fields["regie"].queryset[:2])
         if not self.is_bound and len(regies) == 1:
             self.initial.setdefault("regie", regies[0].pk)
@@ -487,6 +496,7 @@ def one_off_invoice(request, household_id):
                 child=data["enfant"],
                 service_date=data["date"],
                 childcare=data["garde"],
+                activity=data.get("activite"),
             )
         except BillingError as refusal:
             form.add_refusal(refusal)

@@ -1508,12 +1508,14 @@ def issue_one_off_invoice(
     service_date: date | None = None,
     channel=Channel.STAFF,
     childcare: bool = False,
+    activity=None,
 ) -> Invoice:
     """A manual line a régisseur bills to a household, issued at once as a one-line invoice with its
     own number (outside the monthly runs: a run never includes it). Audited; e-mailed after the commit.
 
     `childcare`: the line is care of that child (a "régularisation accueil périscolaire"…), so it counts
-    in the attestation fiscale like the care lines of the runs."""
+    in the attestation fiscale like the care lines of the runs. `activity`: the service it is for (the
+    attestation names the kind of care from it)."""
     label = (label or "").strip()
     if not label:
         raise BillingError("Indiquez le libellé de la ligne.", code="label_missing")
@@ -1544,6 +1546,8 @@ def issue_one_off_invoice(
                 child_name=child.full_name if child else "",
                 child_birth_date=child.birth_date if child else None,
                 service_date=service_date,
+                activity_id=activity.pk if activity else None,
+                activity_name=activity.name if activity else "",
                 childcare_eligible=bool(childcare),
                 trail=[{"rule": "manual", "label": "Ligne saisie par la régie", "amount_cents": amount_cents}],
             )

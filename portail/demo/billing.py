@@ -39,7 +39,7 @@ from django.utils import timezone
 from portail.billing import invoicing
 from portail.billing.models import Invoice, InvoicingRun
 from portail.billing.selectors import invoice_due_cents
-from portail.catalog.models import Group, Period, Unit
+from portail.catalog.models import Activity, Group, Period, Unit
 from portail.core.models import Channel
 from portail.enrolments.models import Enrolment, EnrolmentStatus, WeeklyPattern
 from portail.households.models import Child, Guardian, Household
@@ -291,6 +291,7 @@ def _ensure_history_2025(tally: Tally, regie, *, actor, today: date) -> None:
                 issued_on=spec["issued_on"],  # 2025: its own counter, FENF2025000001
                 child=child,
                 childcare=True,
+                activity=Activity.objects.filter(slug=PERISCOLAIRE).first(),  # names the care on the attestation
             )
 
         invoice = _dated(_noon(spec["issued_on"]), lambda: _without_queued_mail(issue))

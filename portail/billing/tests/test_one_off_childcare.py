@@ -100,10 +100,13 @@ def test_the_staff_form_checkbox(client, world):
     assert "choisissez l&#x27;enfant gardé" in refused.content.decode()
     assert not Invoice.objects.exists()
 
-    response = client.post(url, {**form, "echeance": due, "garde": "on", "enfant": kid.pk})
+    response = client.post(
+        url, {**form, "echeance": due, "garde": "on", "enfant": kid.pk, "activite": world.activity.pk}
+    )
     assert response.status_code == 302
     line = Invoice.objects.get().lines.get()
     assert (line.childcare_eligible, line.child_id, line.amount_cents) == (True, kid.pk, 4280)
+    assert line.activity_id == world.activity.pk  # the attestation names the kind of care from it
 
     # Not ticked: an ordinary line.
     client.post(url, {**form, "echeance": due, "enfant": kid.pk, "libelle": "Badge"})

@@ -158,6 +158,7 @@ def test_martins_2025_history_is_hugos_care_paid_by_cheque_in_december_2025(demo
 def test_the_martins_can_get_the_attestation_fiscale_2025_today(demo):
     amounts = certificate_amounts(martin(), enf(), 2025)
     assert [(a.child_name, a.paid_cents, a.cesu_cents) for a in amounts] == [("Hugo Martin", 18640, 0)]
+    assert amounts[0].services and "Garde" not in amounts[0].services  # the kind of care, from the activity
     certificate = issue_certificate(martin(), enf(), 2025, actor=None)
     assert certificate.number == "CENF2025000001" and certificate.pdf_sha256
     # A re-run of the loader leaves the history (and the family's attestation) alone.
