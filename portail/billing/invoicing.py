@@ -658,19 +658,24 @@ def _price_item(ctx: _Context, item: _Item, household, facts) -> list[DraftLine]
         )
     ]
     if surcharge:
-        # A penalty: its own line, left out of the tax certificate (not childcare).
         lines.append(
-            DraftLine(
-                kind=LineKind.LATE,
-                label=f"Majoration hors délai – {what}"[:250],
-                unit_price_cents=surcharge,
-                amount_cents=surcharge,
-                childcare_eligible=False,
-                trail=[f"Réservation hors délai : +{format_euros(surcharge)}"],
-                **common,
-            )
+            _penalty_line(LineKind.LATE, f"Majoration hors délai – {what}", surcharge, "Réservation hors délai", common)
         )
     return lines
+
+
+def _penalty_line(kind, label: str, cents: int, rule: str, about: dict) -> DraftLine:
+    """A surcharge (late booking, unexpected presence) is a penalty: its own line, left out of the tax
+    certificate (not childcare)."""
+    return DraftLine(
+        kind=kind,
+        label=label[:250],
+        unit_price_cents=cents,
+        amount_cents=cents,
+        childcare_eligible=False,
+        trail=[f"{rule} : +{format_euros(cents)}"],
+        **about,
+    )
 
 
 def _about(child, activity, day) -> dict:
@@ -808,18 +813,15 @@ def _recorded_item_lines(ctx: _Context, household_ids: list[int], children: dict
                 **_about(child, activity, day),
             ),
         )
-        if surcharge:
-            # The grid's presence charge is a penalty: its own line, left out of the tax certificate.
+        if surcharge:  # the grid's presence charge
             yield (
                 household_id,
-                DraftLine(
-                    kind=LineKind.PRESENCE,
-                    label=f"Majoration – {label}"[:250],
-                    unit_price_cents=surcharge,
-                    amount_cents=surcharge,
-                    childcare_eligible=False,
-                    trail=[f"Présence non réservée : +{format_euros(surcharge)}"],
-                    **_about(child, activity, day),
+                _penalty_line(
+                    LineKind.PRESENCE,
+                    f"Majoration – {label}",
+                    surcharge,
+                    "Présence non réservée",
+                    _about(child, activity, day),
                 ),
             )
 
