@@ -206,13 +206,19 @@ def planning_book(request, household_id):
         raise Http404("Séance introuvable")
     child = household_selectors.staff_child(household, int(child_value))
     try:
-        booking = services.staff_book(child=child, session_id=int(session_value), actor=request.user)
+        booking = services.staff_book(
+            child=child,
+            session_id=int(session_value),
+            actor=request.user,
+            waive_surcharge=request.POST.get("sans_majoration") == "1",
+        )
     except BookingError as refusal:
         messages.error(request, refusal.message)
         return _back_to_planning(request, household, anchor=f"case-{child.pk}-{session_value}")
     messages.success(
         request,
-        f"Réservation enregistrée : {_what(child, booking.session)}{_late(booking.session, booking.created_at)}",
+        f"Réservation enregistrée : {_what(child, booking.session)}{_late(booking.session, booking.created_at)}"
+        + (" Sans majoration hors délai." if booking.late and not booking.surcharge_cents else ""),
     )
     return _back_to_planning(request, household, booking.session.date, f"case-{child.pk}-{booking.session_id}")
 

@@ -505,9 +505,11 @@ def _confirm_remove(line, session, *, actor, channel, now, household, bypass_dea
 # --- Staff acting for a family -------------------------------------------------------------------
 
 
-def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None) -> Booking:
+def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None, waive_surcharge=False) -> Booking:
     """Book at once for a family, bypassing deadlines (never capacity); the audit says so.
 
+    Past the deadline the booking is `late` and carries the grid's late-booking surcharge, unless the
+    agent waives it (`waive_surcharge`: the Mairie's own delay…), which the audit records too.
     The family's own pending change on that cell, if any, is superseded: its line is removed
     first, so the place it held is not counted twice.
     """
@@ -523,18 +525,21 @@ def staff_book(*, child, session_id, actor, channel=Channel.STAFF, now=None) -> 
         _check_no_overlap(child, session, now)
         _check_place(session, now)
         late = _late(session, now, bypass_deadline=True)
-        price = CellPricer().price(child=child, session=session, late=_is_late(session, now, bypass_deadline=True))
+        is_late = _is_late(session, now, bypass_deadline=True)
+        waived = is_late and waive_surcharge
+        price = CellPricer().price(child=child, session=session, late=is_late and not waived).as_fields()
+        price["late"] = is_late
         booking = _create_booking(
             child=child,
             session=session,
             enrolment=enrolment,
-            price=price.as_fields(),
+            price=price,
             actor=actor,
             channel=channel,
             now=now,
             household=child.household,
-            note=late["note"],
-            extra=late["after"],
+            note=late["note"] + (" (sans majoration)" if waived else ""),
+            extra={**late["after"], **({"surcharge_waived": True} if waived else {})},
         )
         _close_waitlist_entries_of([booking], now)
         return booking

@@ -10,6 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from portail.billing.models import TariffBracket, TariffGrid, TariffPrice
 from portail.bookings.models import Absence, AbsenceStatus, Booking, BookingStatus
 from portail.core.models import Channel, LogEntry
 
@@ -242,3 +243,28 @@ def test_families_get_403_and_visitors_the_login(client, setup):
     assert book(client, setup).status_code == 403
     response = Client().get(url)
     assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
+
+
+def test_agent_may_waive_the_late_surcharge_and_the_audit_says_so(client, setup):
+    grid = TariffGrid.objects.create(
+        activity=setup.activity, name="Grille", valid_from=dt.date(2026, 9, 1), late_booking_surcharge_cents=300
+    )
+    bracket = TariffBracket.objects.create(grid=grid, min_quotient=0, max_quotient=None)
+    TariffPrice.objects.create(bracket=bracket, unit=setup.unit, price_cents=800)
+    with time_machine.travel(LATE, tick=False):
+        login(client, "Agent d'accueil")
+        page = client.get(planning_url(setup)).content.decode()
+        assert 'name="sans_majoration"' in page and "Sans majoration hors délai" in page
+        book(client, setup, child=setup.children[1])  # the surcharge applies
+        response = client.post(
+            reverse("backoffice:planning_book", args=[setup.household.pk]),
+            {"child": setup.children[0].pk, "session": setup.sessions[0].pk, "mois": "2026-12", "sans_majoration": "1"},
+            follow=True,
+        )
+    charged = Booking.objects.get(child=setup.children[1])
+    waived = Booking.objects.get(child=setup.children[0])
+    assert (charged.late, charged.price_cents, charged.surcharge_cents) == (True, 1100, 300)
+    assert (waived.late, waived.price_cents, waived.surcharge_cents) == (True, 800, 0)
+    assert "Sans majoration hors délai." in response.content.decode()
+    entry = LogEntry.objects.get(action="booking.created", object_id=str(waived.pk))
+    assert entry.after["surcharge_waived"] is True and "(sans majoration)" in entry.message
