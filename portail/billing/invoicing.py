@@ -1511,13 +1511,14 @@ def issue_one_off_invoice(
     channel=Channel.STAFF,
     childcare: bool = False,
     activity=None,
+    notify: bool = True,
 ) -> Invoice:
     """A manual line a régisseur bills to a household, issued at once as a one-line invoice with its
     own number (outside the monthly runs: a run never includes it). Audited; e-mailed after the commit.
 
     `childcare`: the line is care of that child (a "régularisation accueil périscolaire"…), so it counts
     in the attestation fiscale like the care lines of the runs. `activity`: the service it is for (the
-    attestation names the kind of care from it)."""
+    attestation names the kind of care from it). `notify=False`: no e-mail (the demo, imports)."""
     label = (label or "").strip()
     if not label:
         raise BillingError("Indiquez le libellé de la ligne.", code="label_missing")
@@ -1568,5 +1569,6 @@ def issue_one_off_invoice(
         issuer=issuer_snapshot(regie),
         actor=actor,
         channel=channel,
+        notify=notify,
         message=f"Facture ponctuelle : {label} ({format_euros(amount_cents)})",
     )

@@ -123,19 +123,6 @@ def _noon(day: date):
     return paris(day.year, day.month, day.day, 12, 0)
 
 
-def _without_queued_mail(write):
-    """Run `write`, dropping what it queued for after the commit: record_offline_payment always
-    mails the receipt, and the demo must never mail its fictional addresses. Inside a transaction
-    only (outside, on_commit would already have sent it)."""
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        raise RuntimeError("The demo loader writes in one transaction.")
-    queued = len(connection.run_on_commit)
-    result = write()
-    del connection.run_on_commit[queued:]
-    return result
-
-
 # --- Enrolments and bookings -------------------------------------------------------------------------
 
 
@@ -292,9 +279,10 @@ def _ensure_history_2025(tally: Tally, regie, *, actor, today: date) -> None:
                 child=child,
                 childcare=True,
                 activity=Activity.objects.filter(slug=PERISCOLAIRE).first(),  # names the care on the attestation
+                notify=False,  # the demo's addresses are fictional
             )
 
-        invoice = _dated(_noon(spec["issued_on"]), lambda: _without_queued_mail(issue))
+        invoice = _dated(_noon(spec["issued_on"]), issue)
         tally.created["billing.Invoice"] += 1
     # paid_on dates the payment (noon of that day) and numbers its receipt in 2025: the attestation counts
     # money by the year it was received.
@@ -326,9 +314,10 @@ def _pay_by_cheque(tally: Tally, regie, household, invoice, cheque: dict, *, pai
             note=cheque["note"],
             paid_on=paid_on,
             invoice_ids=[invoice.pk],
+            notify=False,  # the demo's addresses are fictional
         )
 
-    _dated(moment, lambda: _without_queued_mail(record))
+    _dated(moment, record)
     tally.created["payments.Payment"] += 1
     tally.created["payments.Allocation"] += 1
 

@@ -131,3 +131,13 @@ def test_the_household_invoices_page_links_to_the_staff_billing_forms(client, wo
     html = client.get(page).content.decode()
     assert client.get(page).status_code == 200
     assert one_off_url not in html and presence_url not in html
+
+
+def test_a_one_off_invoice_without_e_mail(world, django_capture_on_commit_callbacks, mailoutbox):
+    household, kid = young_family(world)
+    with django_capture_on_commit_callbacks(execute=True):
+        one_off(world, household, child=kid, notify=False)
+    assert Invoice.objects.get().emailed_at is None and mailoutbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        one_off(world, household, child=kid)
+    assert len(mailoutbox) == 1  # by default the family gets it

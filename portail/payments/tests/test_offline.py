@@ -230,6 +230,13 @@ def test_the_receipt_is_mailed_after_the_commit(
     assert content.startswith(b"%PDF")
 
 
+def test_no_receipt_mail_when_asked(regie, household, agent, django_capture_on_commit_callbacks, mailoutbox):
+    """The demo and imports record payments without mailing anyone."""
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = record(regie, household, agent, notify=False)
+    assert payment.receipt_number and mailoutbox == []
+
+
 def test_a_refused_payment_mails_nothing(regie, household, agent, django_capture_on_commit_callbacks, mailoutbox):
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(PaymentError):
         record(regie, household, agent, amount_cents=30000)
