@@ -20,4 +20,9 @@ urlpatterns = [
     path(
         "foyers/<int:household_id>/factures/presence/", views_billing_presence.presence_new, name="billing_presence_new"
     ),
+    path(
+        "foyers/<int:household_id>/factures/presence/<int:item_id>/retirer/",
+        views_billing_presence.presence_cancel,
+        name="billing_presence_cancel",
+    ),
 ]

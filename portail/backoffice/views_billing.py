@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from portail.billing import credit_notes, invoicing, selectors
+from portail.billing.billable_items import pending_presences
 from portail.billing.errors import BillingError
 from portail.billing.models import Invoice, InvoicingRun, RunStatus
 from portail.catalog.models import Activity
@@ -474,6 +475,7 @@ def household_invoices(request, household_id):
             "due": sum(max(0, i.due_cents) for i in invoices if i.transferred_at is None),
             "credit": account.credit_cents,
             "can_issue": request.user.has_perm(CHANGE),
+            "presences": list(pending_presences(household)),
         },
     )
 

@@ -8,12 +8,15 @@ Administrateur), like the one-off invoice. The view parses, calls the service, r
 
 from django import forms
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
-from portail.billing.billable_items import record_unexpected_presence
+from portail.billing.billable_items import cancel_unexpected_presence, pending_presences, record_unexpected_presence
 from portail.billing.errors import BillingError
+from portail.billing.models import BillableItem
 from portail.bookings.selectors import format_day
 from portail.catalog.models import PaymentMode, Session
 from portail.households import selectors as household_selectors
@@ -86,3 +89,24 @@ def presence_new(request, household_id):
         {"household": household, "form": form, "day": day, "day_label": format_day(day)},
         status=400 if request.method == "POST" else 200,
     )
+
+
+@staff_required(HOUSEHOLD, VIEW, CHANGE)
+def presence_cancel(request, household_id, item_id):
+    """Remove a presence recorded by mistake, before it is invoiced (POST, with a reason)."""
+    household = household_selectors.staff_household(household_id)
+    item = pending_presences(household).filter(pk=item_id).first()
+    if item is None:  # another household's, already invoiced, or gone: 404 before any 405
+        raise Http404("Présence introuvable")
+    return _cancel(request, household, item)
+
+
+@require_POST
+def _cancel(request, household, item: BillableItem):
+    try:
+        cancel_unexpected_presence(item=item, actor=request.user, reason=request.POST.get("motif", ""))
+    except BillingError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"Présence retirée : {item.label}.")
+    return redirect("backoffice:billing_household_invoices", household.pk)

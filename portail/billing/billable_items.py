@@ -96,3 +96,51 @@ def record_unexpected_presence(*, child: Child, session: Session, actor, channel
             code="already_recorded",
         ) from conflict
     return item
+
+
+def pending_presences(household):
+    """The household's unexpected presences recorded and not invoiced yet, oldest first."""
+    return (
+        BillableItem.objects.filter(household=household, kind=BillableItemKind.PRESENCE, invoice_line__isnull=True)
+        .select_related("child")
+        .order_by("service_date", "pk")
+    )
+
+
+def cancel_unexpected_presence(*, item: BillableItem, actor, reason: str, channel: str = Channel.STAFF) -> None:
+    """Remove a presence recorded by mistake, while it is not invoiced (afterwards: a credit note).
+    Audited with its amount and the reason. Refusals are BillingErrors (French)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError("Indiquez pourquoi cette présence est retirée.", code="reason_required")
+    with transaction.atomic():
+        locked = (
+            BillableItem.objects.select_for_update(of=("self",))
+            .select_related("child__household")
+            .filter(pk=item.pk, kind=BillableItemKind.PRESENCE)
+            .first()
+        )
+        if locked is None:
+            raise BillingError("Cette présence n'existe plus.", code="gone")
+        if hasattr(locked, "invoice_line"):
+            raise BillingError(
+                "Cette présence est déjà facturée : corrigez la facture par un avoir.", code="already_invoiced"
+            )
+        before = {
+            "child": locked.child_id,
+            "session": locked.session_id,
+            "date": locked.service_date,
+            "amount_cents": locked.amount_cents,
+        }
+        label, child = locked.label, locked.child
+        locked.delete()
+        log_action(
+            actor=actor,
+            channel=channel,
+            action="billable_item.presence_cancelled",
+            obj=item,
+            household=child.household,
+            before=before,
+            after={"reason": reason},
+            message=f"Présence non réservée de {child.full_name} retirée ({label}) : {reason}",
+        )

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from portail.accounts import roles
 from portail.billing import invoicing
-from portail.billing.billable_items import record_unexpected_presence
+from portail.billing.billable_items import cancel_unexpected_presence, record_unexpected_presence
 from portail.billing.errors import BillingError
 from portail.billing.models import BillableItem, BillableItemKind, Invoice, InvoiceLine, LineKind, TariffGrid
 from portail.bookings.models import BookingStatus
@@ -223,3 +223,36 @@ def test_staff_record_an_unexpected_presence_from_the_day_list(client, world):
     other_day = world.session(dt.date(2026, 11, 18))
     wrong = client.post(url, {"jour": "2026-11-04", "enfant": kid.pk, "seance": other_day.pk})
     assert wrong.status_code == 400 and BillableItem.objects.count() == 1
+
+
+def test_a_presence_recorded_by_mistake_is_removed_before_invoicing_with_a_reason(client, world):
+    household, _g, (kid,) = world.family()
+    other, _g2, (other_kid,) = world.family()
+    item = record_unexpected_presence(child=kid, session=world.session(dt.date(2026, 11, 4)), actor=None)
+    foreign = record_unexpected_presence(child=other_kid, session=world.session(dt.date(2026, 11, 4)), actor=None)
+    client.force_login(payment_staff(roles.CASHIER))
+    page = client.get(reverse("backoffice:billing_household_invoices", args=[household.pk])).content.decode()
+    assert "Présences non réservées à facturer" in page and "Retirer la présence" in page
+    url = reverse("backoffice:billing_presence_cancel", args=[household.pk, item.pk])
+
+    assert client.get(url).status_code == 405
+    # Another household's presence through this household's URL: 404, nothing removed.
+    foreign_url = reverse("backoffice:billing_presence_cancel", args=[household.pk, foreign.pk])
+    assert client.post(foreign_url, {"motif": "x"}).status_code == 404
+    client.post(url, {"motif": ""})
+    assert BillableItem.objects.filter(pk=item.pk).exists()  # a reason is required
+
+    client.post(url, {"motif": "Enfant confondu avec son cousin"})
+    assert not BillableItem.objects.filter(pk=item.pk).exists()
+    entry = LogEntry.objects.get(action="billable_item.presence_cancelled")
+    assert entry.before["amount_cents"] == item.amount_cents and entry.after == {
+        "reason": "Enfant confondu avec son cousin"
+    }
+    assert entry.household == household
+
+    # Once invoiced, a presence is corrected by a credit note, not removed.
+    world.run()
+    with pytest.raises(BillingError, match="avoir"):
+        cancel_unexpected_presence(item=foreign, actor=None, reason="Trop tard")
+    other_url = reverse("backoffice:billing_presence_cancel", args=[other.pk, foreign.pk])
+    assert client.post(other_url, {"motif": "x"}).status_code == 404
