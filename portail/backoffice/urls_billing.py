@@ -17,6 +17,7 @@ urlpatterns = [
     path("factures/<int:invoice_id>/avoir/", views.credit_note_new, name="billing_credit_note_new"),
     path("foyers/<int:household_id>/factures/", views.household_invoices, name="billing_household_invoices"),
     path("foyers/<int:household_id>/factures/ponctuelle/", views.one_off_invoice, name="billing_one_off_invoice"),
+    path("foyers/<int:household_id>/factures/remboursement/", views.credit_refund, name="billing_credit_refund"),
     path(
         "foyers/<int:household_id>/factures/presence/", views_billing_presence.presence_new, name="billing_presence_new"
     ),

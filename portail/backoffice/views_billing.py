@@ -29,6 +29,7 @@ from portail.billing.models import Invoice, InvoicingRun, RunStatus
 from portail.catalog.models import Activity
 from portail.catalog.wording import format_euros
 from portail.households import selectors as household_selectors
+from portail.payments import offline
 from portail.payments.errors import PaymentError
 from portail.payments.models import Regie
 from portail.payments.offline import parse_amount_cents
@@ -197,6 +198,31 @@ class CreditNoteForm(forms.Form):
             raise forms.ValidationError("Indiquez le montant de l'avoir, ou les montants à créditer par ligne.")
         data["lines"] = lines
         return data
+
+
+class CreditRefundForm(forms.Form):
+    """Credit handed back to the family by a mandat (trop-perçu, avoir not to be used)."""
+
+    regie = forms.ModelChoiceField(
+        label="Régie",
+        queryset=Regie.objects.none(),
+        empty_label="Choisissez…",
+        error_messages={"required": "Choisissez la régie."},
+    )
+    montant = EurosField(label="Montant remboursé (€)", error_messages={"required": "Indiquez le montant."})
+    motif = forms.CharField(
+        label="Motif et référence du mandat",
+        max_length=200,
+        help_text="Par exemple : trop-perçu de mars, mandat n° 2026-0412. Le remboursement lui-même passe par un "
+        "mandat de l'ordonnateur ; le portail retire la somme du crédit du foyer.",
+        error_messages={"required": "Indiquez le motif et la référence du mandat."},
+    )
+
+    ERROR_FIELDS = {"bad_amount": "montant", "not_enough_credit": "montant", "reason_required": "motif"}
+
+    def __init__(self, data=None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.fields["regie"].queryset = _regies()
 
 
 class OneOffForm(forms.Form):
@@ -476,8 +502,34 @@ def household_invoices(request, household_id):
             "credit": account.credit_cents,
             "can_issue": request.user.has_perm(CHANGE),
             "presences": list(pending_presences(household)),
+            "refund_form": CreditRefundForm() if account.credit_cents > 0 else None,
         },
     )
+
+
+@staff_required(HOUSEHOLD, VIEW, CHANGE)
+@require_POST
+def credit_refund(request, household_id):
+    household = household_selectors.staff_household(household_id)
+    form = CreditRefundForm(request.POST)
+    back = redirect("backoffice:billing_household_invoices", household.pk)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return back
+    data = form.cleaned_data
+    try:
+        offline.refund_credit(
+            household=household,
+            regie=data["regie"],
+            amount_cents=data["montant"],
+            actor=request.user,
+            reason=data["motif"],
+        )
+    except PaymentError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"Crédit remboursé : {format_euros(data['montant'])} ({data['regie'].name}).")
+    return back
 
 
 @staff_required(HOUSEHOLD, VIEW, CHANGE)

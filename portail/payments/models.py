@@ -245,6 +245,8 @@ class AllocationKind(models.TextChoices):
     BOOKING = "booking", "Réservation payée à la réservation"
     ENROLMENT = "enrolment", "Inscription payée à l'inscription"
     INVOICE = "invoice", "Facture"
+    # Credit handed back to the family (trop-perçu, avoir) by a mandat of the ordonnateur.
+    REFUND = "refund", "Remboursement du crédit"
 
 
 class Allocation(models.Model):

@@ -26,10 +26,20 @@ from portail.core.audit import changed_fields, log_action, snapshot
 from portail.core.models import Channel, LogEntry
 from portail.households.models import Household
 
-from . import emails
+from . import emails, services
 from .errors import PaymentError
 from .invoice_payment import allocate_desk_payment
-from .models import CASH_CEILING_CENTS, OFFLINE_MEANS, Means, Payment, PaymentIncident, PaymentStatus, Regie
+from .models import (
+    CASH_CEILING_CENTS,
+    OFFLINE_MEANS,
+    Allocation,
+    AllocationKind,
+    Means,
+    Payment,
+    PaymentIncident,
+    PaymentStatus,
+    Regie,
+)
 from .receipts import give_receipt_number
 
 # What a desk payment is "for" until it is allocated (the label of the payment, on the receipt).
@@ -231,6 +241,50 @@ def record_offline_payment(
         if notify:  # False for the demo and imports: no receipt e-mail
             emails.send_receipt(payment)
     return payment
+
+
+# --- credit handed back -----------------------------------------------------------------------------
+
+
+def refund_credit(*, household: Household, regie: Regie, amount_cents: int, actor, reason: str, now=None) -> list:
+    """Credit with the régie (trop-perçu, avoir) handed back to the family by a mandat of the
+    ordonnateur: allocated as a "refund" from the oldest money first, so it is no longer spendable.
+    Moves no money itself (the mandat does); audited. Refusals are PaymentErrors (French).
+    Returns the allocations."""
+    reason = _text(reason, 200, "Motif")
+    if not reason:
+        raise PaymentError("Indiquez le motif et la référence du mandat de remboursement.", code="reason_required")
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
+        raise PaymentError("Le montant à rembourser doit être supérieur à zéro.", code="bad_amount")
+    now = now or timezone.now()
+    with transaction.atomic():
+        Household.objects.select_for_update().filter(pk=household.pk).first()  # one credit change at a time
+        sources = services._credit_payments(household, regie)
+        available = sum(left for _payment, left in sources)
+        if amount_cents > available:
+            raise PaymentError(
+                f"Le crédit du foyer auprès de la {regie.name} est de {format_euros(available)} : "
+                f"impossible de rembourser {format_euros(amount_cents)}.",
+                code="not_enough_credit",
+            )
+        allocations = services.spend_credit(
+            sources, [(amount_cents, {"kind": AllocationKind.REFUND, "label": f"Remboursement : {reason}"[:200]})], now
+        )
+        Allocation.objects.bulk_create(allocations)
+        log_action(
+            actor=actor,
+            channel=Channel.STAFF,
+            action="payment.credit_refunded",
+            household=household,
+            after={
+                "regie": regie.pk,
+                "amount_cents": amount_cents,
+                "reason": reason,
+                "payments": sorted({allocation.payment_id for allocation in allocations}),
+            },
+            message=f"Crédit remboursé : {format_euros(amount_cents)} ({regie.name}) – {reason}",
+        )
+    return allocations
 
 
 # --- refund / cancellation ------------------------------------------------------------------------
