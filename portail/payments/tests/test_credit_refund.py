@@ -12,6 +12,7 @@ from portail.payments.models import Allocation, AllocationKind, Means
 from portail.payments.offline import record_offline_payment, refund_credit
 from portail.payments.selectors import household_account
 from portail.payments.services import credit_for
+from portail.portal.views_invoices import statement_rows
 from tests.factories import GuardianFactory, HouseholdFactory, StaffFactory
 from tests.payment_factories import RegieFactory, payment_staff
 
@@ -47,6 +48,9 @@ def test_credit_is_refunded_oldest_money_first_and_no_longer_spendable(regie, ho
     ]
     assert credit_for(household, regie) == 400
     assert household_account(household, with_payments=False).credit_cents == 400
+    rows = statement_rows(household)  # the family's "Relevé de compte"
+    assert [row.label for row in rows if row.debit_cents] == ["Remboursement du crédit"] * 2
+    assert rows[-1].balance_cents == 400
     entry = LogEntry.objects.get(action="payment.credit_refunded")
     assert entry.after["amount_cents"] == 1000 and "mandat n° 2026-0412" in entry.message
 
