@@ -71,10 +71,6 @@ PATTERNS = {  # unit kind -> how many weekdays (Mon, Tue, Thu, Fri) a child book
 }
 
 
-def month_bounds(month: date) -> tuple[date, date]:
-    return month, date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-
-
 def bench_regie(activities):
     """The régie that collects the bench's invoiced activities (a new one, BEN, if none does)."""
     from portail.organisations.models import Town
@@ -168,12 +164,13 @@ def enrol_everybody(activities) -> int:
 
 def book_month(activities, month: date, seed: int) -> Counter:
     """Bookings of every validated invoiced enrolment for the month, with some absences (set-based)."""
+    from portail.billing.invoicing import next_month
     from portail.bookings.models import Absence, AbsenceReason, AbsenceStatus, Booking, BookingStatus
     from portail.catalog.models import Session
     from portail.demo.catalog import paris
     from portail.enrolments.models import Enrolment, EnrolmentStatus
 
-    start, end = month_bounds(month)
+    start, end = month, next_month(month)
     sessions = {}
     for session in Session.objects.filter(
         unit__activity__in=activities, date__gte=start, date__lt=end, is_cancelled=False

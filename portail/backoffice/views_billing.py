@@ -32,8 +32,8 @@ from portail.households import selectors as household_selectors
 from portail.payments import offline
 from portail.payments.errors import PaymentError
 from portail.payments.models import Regie
-from portail.payments.offline import parse_amount_cents
 from portail.payments.selectors import household_account
+from portail.payments.staff_forms import DATE_INPUT, AmountField
 
 from .decorators import staff_required
 
@@ -42,7 +42,6 @@ CHANGE = "payments.change_payment"
 HOUSEHOLD = "households.view_household"
 DEFAULT_DUE_DAYS = 30
 PREVIEW_ROWS = 300
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 RUN_BADGES = {RunStatus.DONE: "accepted", RunStatus.FAILED: "refused", RunStatus.RUNNING: "pending"}
 
 
@@ -64,39 +63,26 @@ class MonthField(forms.CharField):
             raise forms.ValidationError(error.message, code=error.code) from error
 
 
-class EurosField(forms.CharField):
-    """Euros typed the French way ("27,40"), cleaned to integer cents."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 20)
-        super().__init__(**kwargs)
-
-    def widget_attrs(self, widget):
-        attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "decimal", "autocomplete": "off"})
-        return attrs
-
-    def clean(self, value):
-        value = super().clean(value)
-        if value in self.empty_values:
-            return None
-        try:
-            return parse_amount_cents(value)
-        except PaymentError as error:
-            raise forms.ValidationError(error.message, code=error.code) from error
-
-
-def _regies():
-    return Regie.objects.filter(is_active=True).order_by("name")
-
-
-class RunForm(forms.Form):
-    regie = forms.ModelChoiceField(
+def _regie_field():
+    return forms.ModelChoiceField(
         label="Régie",
         queryset=Regie.objects.none(),
         empty_label="Choisissez…",
         error_messages={"required": "Choisissez la régie."},
     )
+
+
+def _offer_active_regies(form, *, preselect_single=False) -> None:
+    """The active régies in the form's "regie" choice; on a new form, the only one preselected if asked."""
+    form.fields["regie"].queryset = Regie.objects.filter(is_active=True).order_by("name")
+    if preselect_single and not form.is_bound:
+        regies = list(form.fields["regie"].queryset[:2])
+        if len(regies) == 1:
+            form.initial.setdefault("regie", regies[0].pk)
+
+
+class RunForm(forms.Form):
+    regie = _regie_field()
     mois = MonthField(label="Mois facturé", help_text="AAAA-MM, par exemple 2026-11.")
     emission = forms.DateField(
         label="Date d'émission", widget=DATE_INPUT, error_messages={"required": "Indiquez la date d'émission."}
@@ -112,10 +98,7 @@ class RunForm(forms.Form):
         kwargs["initial"].setdefault("echeance", today + timedelta(days=DEFAULT_DUE_DAYS))
         kwargs["initial"].setdefault("mois", f"{(today.replace(day=1) - timedelta(days=1)):%Y-%m}")
         super().__init__(data, **kwargs)
-        self.fields["regie"].queryset = _regies()
-        regies = list(self.fields["regie"].queryset[:2])
-        if not self.is_bound and len(regies) == 1:
-            self.initial.setdefault("regie", regies[0].pk)
+        _offer_active_regies(self, preselect_single=True)
 
     def clean(self):
         data = super().clean()
@@ -168,7 +151,7 @@ class CreditNoteForm(forms.Form):
         help_text="Absence justifiée, erreur de facturation, réservation annulée…",
         error_messages={"required": "Indiquez le motif de l'avoir."},
     )
-    montant = EurosField(
+    montant = AmountField(
         label="Montant de l'avoir (€)",
         required=False,
         help_text="Pour un avoir global. Laissez vide si vous créditez des lignes ci-dessous.",
@@ -179,7 +162,7 @@ class CreditNoteForm(forms.Form):
         self.line_fields = []
         for line in invoice.lines.all():
             name = f"ligne_{line.pk}"
-            self.fields[name] = EurosField(
+            self.fields[name] = AmountField(
                 label=f"{line.child_name + ' – ' if line.child_name else ''}{line.label}",
                 required=False,
                 help_text=f"Montant de la ligne : {format_euros(line.amount_cents)}.",
@@ -203,13 +186,8 @@ class CreditNoteForm(forms.Form):
 class CreditRefundForm(forms.Form):
     """Credit handed back to the family by a mandat (trop-perçu, avoir not to be used)."""
 
-    regie = forms.ModelChoiceField(
-        label="Régie",
-        queryset=Regie.objects.none(),
-        empty_label="Choisissez…",
-        error_messages={"required": "Choisissez la régie."},
-    )
-    montant = EurosField(label="Montant remboursé (€)", error_messages={"required": "Indiquez le montant."})
+    regie = _regie_field()
+    montant = AmountField(label="Montant remboursé (€)", error_messages={"required": "Indiquez le montant."})
     motif = forms.CharField(
         label="Motif et référence du mandat",
         max_length=200,
@@ -222,20 +200,15 @@ class CreditRefundForm(forms.Form):
 
     def __init__(self, data=None, **kwargs):
         super().__init__(data, **kwargs)
-        self.fields["regie"].queryset = _regies()
+        _offer_active_regies(self)
 
 
 class OneOffForm(forms.Form):
-    regie = forms.ModelChoiceField(
-        label="Régie",
-        queryset=Regie.objects.none(),
-        empty_label="Choisissez…",
-        error_messages={"required": "Choisissez la régie."},
-    )
+    regie = _regie_field()
     libelle = forms.CharField(
         label="Libellé de la ligne", max_length=250, error_messages={"required": "Indiquez le libellé de la ligne."}
     )
-    montant = EurosField(label="Montant (€)", error_messages={"required": "Indiquez le montant."})
+    montant = AmountField(label="Montant (€)", error_messages={"required": "Indiquez le montant."})
     enfant = forms.ModelChoiceField(label="Enfant concerné", queryset=None, required=False, empty_label="Aucun")
     activite = forms.ModelChoiceField(
         label="Activité concernée",
@@ -262,12 +235,9 @@ class OneOffForm(forms.Form):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("echeance", timezone.localdate() + timedelta(days=DEFAULT_DUE_DAYS))
         super().__init__(data, **kwargs)
-        self.fields["regie"].queryset = _regies()
+        _offer_active_regies(self, preselect_single=True)
         self.fields["enfant"].queryset = household.children.order_by("birth_date", "first_name")
         self.fields["activite"].queryset = Activity.objects.order_by("name")
-        regies = list(self.fields["regie"].queryset[:2])
-        if not self.is_bound and len(regies) == 1:
-            self.initial.setdefault("regie", regies[0].pk)
 
     ERROR_FIELDS = {
         "bad_amount": "montant",
@@ -498,7 +468,7 @@ def household_invoices(request, household_id):
         {
             "household": household,
             "invoices": invoices,
-            "due": sum(max(0, i.due_cents) for i in invoices if i.transferred_at is None),
+            "due": account.due_cents,
             "credit": account.credit_cents,
             "can_issue": request.user.has_perm(CHANGE),
             "presences": list(pending_presences(household)),

@@ -30,6 +30,7 @@ from portail.households import selectors as household_selectors
 from portail.payments import direct_debits
 from portail.payments.errors import PaymentError
 from portail.payments.models import DebitStatus, DirectDebit, DirectDebitBatch, Regie
+from portail.payments.staff_forms import DATE_INPUT
 
 from .decorators import staff_required
 
@@ -37,7 +38,6 @@ security_log = logging.getLogger("portail.security")
 
 VIEW = "payments.view_payment"
 CHANGE = "payments.change_payment"
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 FORMATS = ("csv", "xlsx")
 
 

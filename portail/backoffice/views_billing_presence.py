@@ -20,9 +20,10 @@ from portail.billing.models import BillableItem
 from portail.bookings.selectors import format_day
 from portail.catalog.models import PaymentMode, Session
 from portail.households import selectors as household_selectors
+from portail.payments.staff_forms import DATE_INPUT
 
 from .decorators import staff_required
-from .views_billing import CHANGE, DATE_INPUT, HOUSEHOLD, VIEW
+from .views_billing import CHANGE, HOUSEHOLD, VIEW
 
 
 class SessionChoice(forms.ModelChoiceField):

@@ -20,13 +20,13 @@ from django.utils import timezone
 from portail.billing.models import SiblingOrder, TariffGrid
 from portail.billing.pricing import Bracket, format_percent, parse_euros, parse_percent
 from portail.billing.tariffs import TariffValidationError, load_grids, save_grid
+from portail.catalog.forms import DATE_INPUT
 from portail.catalog.models import Activity
 
 from .decorators import staff_required
 
 PERMISSION = "catalog.change_activity"
 MAX_ROWS = 30
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 # --- Form ------------------------------------------------------------------------------------------------
@@ -44,49 +44,42 @@ def percent_input(value) -> str:
     return format_percent(value).removesuffix(" %")
 
 
-class EurosField(forms.CharField):
-    """Euros typed the French way ("4,50"), cleaned to integer cents with Decimal (never float)."""
+class _FrenchNumberField(forms.CharField):
+    """An optional number typed the French way ("4,50", "12,5"): `parse` reads it (its ValueError is the
+    message shown), an empty input gives `empty`."""
+
+    def __init__(self, *, parse, empty, **kwargs):
+        kwargs.setdefault("required", False)
+        self.parse, self.empty = parse, empty
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+        return attrs
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in self.empty_values:
+            return self.empty
+        try:
+            return self.parse(value)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from error
+
+
+class EurosField(_FrenchNumberField):
+    """Euros typed the French way ("4,50"), cleaned to integer cents with Decimal (never float); zero allowed."""
 
     def __init__(self, *, empty_value=0, **kwargs):
         kwargs.setdefault("max_length", 20)
-        kwargs.setdefault("required", False)
-        self.empty_cents = empty_value
-        super().__init__(**kwargs)
-
-    def widget_attrs(self, widget):
-        attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "decimal", "autocomplete": "off"})
-        return attrs
-
-    def clean(self, value):
-        value = super().clean(value)
-        if value in self.empty_values:
-            return self.empty_cents
-        try:
-            return parse_euros(value)
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from error
+        super().__init__(parse=parse_euros, empty=empty_value, **kwargs)
 
 
-class PercentField(forms.CharField):
+class PercentField(_FrenchNumberField):
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 10)
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-
-    def widget_attrs(self, widget):
-        attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "decimal", "autocomplete": "off"})
-        return attrs
-
-    def clean(self, value):
-        value = super().clean(value)
-        if value in self.empty_values:
-            return parse_percent("0")
-        try:
-            return parse_percent(value)
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from error
+        super().__init__(parse=parse_percent, empty=parse_percent("0"), **kwargs)
 
 
 class PercentListField(forms.CharField):

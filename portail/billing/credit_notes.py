@@ -18,8 +18,6 @@ Rules:
 - audited ("credit_note.issued"); the family is e-mailed after the commit.
 """
 
-import importlib.util
-
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -29,6 +27,7 @@ from portail.core.audit import log_action
 from portail.core.models import Channel
 from portail.payments.models import Allocation, AllocationKind, Means, Payment, PaymentStatus
 
+from .emails import send_credit_note_issued
 from .errors import BillingError
 from .invoicing import issuer_snapshot
 from .models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, SeriesKind
@@ -199,9 +198,6 @@ def issue_credit_note(
             },
             message=reason,
         )
-        if importlib.util.find_spec("portail.billing.emails") is not None:
-            from portail.billing.emails import send_credit_note_issued
-
-            send_credit_note_issued(credit_note)
+        send_credit_note_issued(credit_note)
     credit_note.applied_cents = applied
     return credit_note

@@ -62,6 +62,27 @@ def _send_each(subject, body, recipients, attachment) -> None:
         message.send()
 
 
+def _deliver_once(model, document, now, compose) -> bool:
+    """Send `document` (None when gone) to the invoice addresses once: `compose()` gives the subject,
+    the body and the attachment, called after the claim (the PDF is rendered only when it is sent)."""
+    if document is None or document.emailed_at is not None:
+        return False
+    recipients = invoice_addresses(document.household_id)
+    if not recipients:
+        logger.info("%s: no e-mail address for household %s", document, document.household_id)
+        return False
+    now = now or timezone.now()
+    if not _claim(model, document.pk, now):
+        return False
+    try:
+        subject, body, attachment = compose()
+        _send_each(subject, body, recipients, attachment)
+    except Exception:
+        _release(model, document.pk, now)
+        raise
+    return True
+
+
 # --- Invoices ---------------------------------------------------------------------------------------
 
 
@@ -76,16 +97,8 @@ def deliver_invoice_issued(invoice_id, *, now=None) -> bool:
     from .invoice_pdf import invoice_filename, invoice_pdf
 
     invoice = Invoice.objects.select_related("regie__town", "household").filter(pk=invoice_id).first()
-    if invoice is None or invoice.emailed_at is not None:
-        return False
-    recipients = invoice_addresses(invoice.household_id)
-    if not recipients:
-        logger.info("Invoice %s: no e-mail address for household %s", invoice.number, invoice.household_id)
-        return False
-    now = now or timezone.now()
-    if not _claim(Invoice, invoice.pk, now):
-        return False
-    try:
+
+    def compose():
         pdf = invoice_pdf(invoice)
         context = {
             "invoice": invoice,
@@ -96,13 +109,9 @@ def deliver_invoice_issued(invoice_id, *, now=None) -> bool:
             "invoice_url": _portal_url("portal:invoice_detail", invoice.pk),
         }
         body = render_to_string("billing/emails/invoice_issued.txt", context)
-        _send_each(
-            f"Votre facture n° {invoice.number} est disponible", body, recipients, (invoice_filename(invoice), pdf)
-        )
-    except Exception:
-        _release(Invoice, invoice.pk, now)
-        raise
-    return True
+        return f"Votre facture n° {invoice.number} est disponible", body, (invoice_filename(invoice), pdf)
+
+    return _deliver_once(Invoice, invoice, now, compose)
 
 
 # --- Credit notes -----------------------------------------------------------------------------------
@@ -120,15 +129,8 @@ def deliver_credit_note_issued(credit_note_id, *, now=None) -> bool:
     credit_note = (
         CreditNote.objects.select_related("regie__town", "household", "invoice").filter(pk=credit_note_id).first()
     )
-    if credit_note is None or credit_note.emailed_at is not None:
-        return False
-    recipients = invoice_addresses(credit_note.household_id)
-    if not recipients:
-        return False
-    now = now or timezone.now()
-    if not _claim(CreditNote, credit_note.pk, now):
-        return False
-    try:
+
+    def compose():
         pdf = credit_note_pdf(credit_note)
         context = {
             "credit_note": credit_note,
@@ -139,16 +141,9 @@ def deliver_credit_note_issued(credit_note_id, *, now=None) -> bool:
             "invoices_url": _portal_url("portal:invoices"),
         }
         body = render_to_string("billing/emails/credit_note_issued.txt", context)
-        _send_each(
-            f"Votre avoir n° {credit_note.number} est disponible",
-            body,
-            recipients,
-            (credit_note_filename(credit_note), pdf),
-        )
-    except Exception:
-        _release(CreditNote, credit_note.pk, now)
-        raise
-    return True
+        return f"Votre avoir n° {credit_note.number} est disponible", body, (credit_note_filename(credit_note), pdf)
+
+    return _deliver_once(CreditNote, credit_note, now, compose)
 
 
 # --- Catching up (a periodic job, when the issuing run does not mail itself) --------------------------

@@ -32,6 +32,7 @@ from portail.households.models import Guardian
 from portail.payments.models import Allocation, Means, Payment, PaymentStatus
 
 from .models import Invoice
+from .selectors import with_amounts
 
 TEXT, DATE, DATETIME, MONEY = "text", "date", "datetime", "money"
 
@@ -101,29 +102,25 @@ def payer_name_of(payer: dict | None) -> str:
 def invoices_journal(regie, month: date) -> list[list]:
     """One row per invoice issued by `regie` in `month`'s month, in INVOICE_COLUMNS order."""
     start, end = month_bounds(month)
-    invoices = list(
-        Invoice.objects.filter(regie=regie, issued_at__gte=start, issued_at__lt=end)
+    invoices = (
+        with_amounts(Invoice.objects.filter(regie=regie, issued_at__gte=start, issued_at__lt=end))
         .select_related("household")
         .order_by("number", "pk")
     )
-    paid = paid_cents_by_invoice(invoice.pk for invoice in invoices)
-    rows = []
-    for invoice in invoices:
-        received = paid.get(invoice.pk, 0)
-        rows.append(
-            [
-                invoice.number,
-                timezone.localtime(invoice.issued_at).date(),
-                f"{invoice.month:%m/%Y}" if invoice.month else "",
-                invoice.due_date,
-                invoice.household.reference,
-                payer_name_of(invoice.payer),
-                invoice.total_cents,
-                received,
-                invoice.total_cents - received,
-            ]
-        )
-    return rows
+    return [
+        [
+            invoice.number,
+            timezone.localtime(invoice.issued_at).date(),
+            f"{invoice.month:%m/%Y}" if invoice.month else "",
+            invoice.due_date,
+            invoice.household.reference,
+            payer_name_of(invoice.payer),
+            invoice.total_cents,
+            invoice.paid_cents,
+            invoice.due_cents,
+        ]
+        for invoice in invoices
+    ]
 
 
 def payments_journal(regie, month: date) -> list[list]:

@@ -29,7 +29,6 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-import weasyprint
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -38,6 +37,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from portail.catalog.wording import format_euros
+from portail.core.pdf import render_pdf
 from portail.payments.models import (
     CASH_CEILING_CENTS,
     Allocation,
@@ -59,21 +59,6 @@ DEFAULT_RECOURSE = (
     "à la régie, qui vous répondra."
 )
 PAYFIP_BACKENDS = (Backend.TIPI, Backend.PAYFIP_WS)
-
-
-# --- Rendering without fetching anything --------------------------------------------------------------
-
-
-class _DataOnlyFetcher(weasyprint.URLFetcher):
-    """Only data: URIs (the town's logo carried by the issuer snapshot) are read; any file or network
-    URL is refused, so rendering never touches the disk or the network."""
-
-    def __init__(self):
-        super().__init__(allowed_protocols=("data",), allow_redirects=False, timeout=1)
-
-
-def _render(html: str) -> bytes:
-    return weasyprint.HTML(string=html, url_fetcher=_DataOnlyFetcher()).write_pdf()
 
 
 def _sha256(data: bytes) -> str:
@@ -347,7 +332,7 @@ def _cached_pdf(document, html_of, filename_of) -> bytes:
     data = _stored(document)
     if data is not None:
         return data
-    data = _render(html_of(document))  # no row lock held while rendering
+    data = render_pdf(html_of(document))  # no row lock held while rendering
     model = type(document)
     with transaction.atomic():
         fresh = model.objects.select_for_update().get(pk=document.pk)

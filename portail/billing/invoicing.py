@@ -44,8 +44,7 @@ What is billed for month M of régie R (the billing rules):
 9. Issue date and due date come from the run (the issue date is never in the future nor before the
    last invoice already issued by the régie that year: numbers stay chronological). The numbering
    year is the year of issue.
-10. After each commit the family is e-mailed (``portail.billing.emails.send_invoice_issued``, when
-    that module exists).
+10. After each commit the family is e-mailed (``portail.billing.emails.send_invoice_issued``).
 
 
 One-off invoices ("Facture ponctuelle"): a manual line a régisseur adds for a household is issued at
@@ -59,7 +58,6 @@ elsewhere, audit entries, new items; 2 more per household with credit to apply).
 they are sent later (``manage.py invoice_month … --send-emails``).
 """
 
-import importlib.util
 import json
 import logging
 import zlib
@@ -76,8 +74,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portail.bookings.models import AbsenceStatus, Booking, BookingStatus
-from portail.bookings.selectors import format_day
-from portail.catalog.models import PaymentMode, Unit, UnitKind
+from portail.bookings.selectors import MONTH_NAMES, format_day
+from portail.catalog.models import Activity, PaymentMode, Unit, UnitKind
 from portail.catalog.wording import format_euros
 from portail.core.audit import _jsonable as audit_jsonable
 from portail.core.audit import log_action
@@ -85,7 +83,9 @@ from portail.core.models import Channel, LogEntry
 from portail.enrolments.models import Enrolment, EnrolmentStatus
 from portail.households.models import Child, Guardian, Household
 from portail.payments.models import Allocation, AllocationKind, Payment, PaymentStatus
+from portail.payments.services import spend_credit
 
+from .emails import send_invoice_issued
 from .errors import BillingError
 from .models import (
     BillableItem,
@@ -98,6 +98,8 @@ from .models import (
     SeriesKind,
 )
 from .numbering import next_number, next_numbers
+from .pricing import PricingError, grid_on
+from .tariffs import household_facts, load_grids, quote_booking
 
 logger = logging.getLogger(__name__)
 
@@ -111,18 +113,6 @@ RECOURSE = (
     "(article L1617-5 du code général des collectivités territoriales)."
 )
 MEAL_ACTIVITY_TYPES = {"restauration", "cantine"}
-
-
-# --- The tariff engine -----------------------------------------------------------------------------
-
-
-def tariff_engine():
-    """(portail.billing.tariffs, PricingError): quote_booking, load_grids and household_facts come from
-    there; a test may swap the engine here."""
-    from portail.billing import tariffs
-    from portail.billing.pricing import PricingError
-
-    return tariffs, PricingError
 
 
 # --- Drafts: what would be billed -------------------------------------------------------------------
@@ -224,8 +214,6 @@ def next_month(month: date) -> date:
 
 
 def month_label(month: date) -> str:
-    from portail.bookings.selectors import MONTH_NAMES
-
     return f"{MONTH_NAMES[month.month - 1]} {month.year}"
 
 
@@ -379,11 +367,9 @@ def _any_of(spans: list[FlatFeeSpan], activity_field: str, date_field: str) -> Q
     return q
 
 
-def _spans_for(regie, activity_ids, spans):
+def _spans_for(activity_ids, spans):
     if spans is None:
-        from portail.billing import tariffs
-
-        spans = flat_fee_spans(tariffs.load_grids(activity_ids))
+        spans = flat_fee_spans(load_grids(activity_ids))
     return spans
 
 
@@ -416,7 +402,7 @@ def billable_bookings(regie, month: date, activity_ids=None, spans=None):
     """The bookings a run of `month` bills (rules 1–5 of the module docstring)."""
     if activity_ids is None:
         activity_ids = invoiced_activity_ids(regie)
-    spans = _spans_for(regie, activity_ids, spans)
+    spans = _spans_for(activity_ids, spans)
     return _base_bookings(regie, month, activity_ids, spans).filter(
         Q(absence__isnull=True) | Q(absence__status=AbsenceStatus.BILLED)
     )
@@ -441,8 +427,9 @@ def flat_fee_enrolments(regie, month: date, activity_ids=None, spans=None):
     activity's grid valid at the period's start has a flat fee."""
     if activity_ids is None:
         activity_ids = invoiced_activity_ids(regie)
-    spans = _spans_for(regie, activity_ids, spans)
-    flat = _any_of([s for s in spans if s.activity_id in set(activity_ids)], "activity_id", "period__start_date")
+    spans = _spans_for(activity_ids, spans)
+    invoiced = set(activity_ids)
+    flat = _any_of([s for s in spans if s.activity_id in invoiced], "activity_id", "period__start_date")
     if flat is None:
         return Enrolment.objects.none()
     owed = Exists(
@@ -462,7 +449,7 @@ def candidate_household_ids(regie, month: date, activity_ids=None, spans=None) -
     """The households a run of `month` would invoice now (3 queries), in a stable order."""
     if activity_ids is None:
         activity_ids = invoiced_activity_ids(regie)
-    spans = _spans_for(regie, activity_ids, spans)
+    spans = _spans_for(activity_ids, spans)
     ids = set(
         billable_bookings(regie, month, activity_ids, spans).values_list("child__household_id", flat=True).distinct()
     )
@@ -496,7 +483,7 @@ def _pending_absence_warnings(regie, month: date, activity_ids, spans=()) -> lis
 
 
 class _Context:
-    """What a run reads once: the régie's units and activities, the issuer, the engine and its caches."""
+    """What a run reads once: the régie's units and activities, the issuer, the grids."""
 
     def __init__(self, regie, month: date):
         self.regie = regie
@@ -508,28 +495,23 @@ class _Context:
         }
         self.activities = {unit.activity_id: unit.activity for unit in self.units.values()}
         self.issuer = issuer_snapshot(regie)
-        self.tariffs, self.pricing_error = tariff_engine()
         # {activity_id: [Grid]}: every grid version of the régie's activities, read once (2 queries).
-        self.grids_cache: dict = dict(self.tariffs.load_grids(self.activity_ids))
+        self.grids_cache: dict = dict(load_grids(self.activity_ids))
         self.spans = flat_fee_spans(self.grids_cache)
 
     def facts(self, household_ids: list[int]) -> dict:
         """HouseholdFacts of a chunk of households (≤ 3 queries: the town is known)."""
-        return self.tariffs.household_facts(household_ids, town=self.regie.town)
+        return household_facts(household_ids, town=self.regie.town)
 
     def activity(self, activity_id: int):
         activity = self.activities.get(activity_id)
         if activity is None:  # an activity without units (a flat fee needs none)
-            from portail.catalog.models import Activity
-
             activity = self.activities[activity_id] = Activity.objects.select_related("activity_type").get(
                 pk=activity_id
             )
         return activity
 
     def grid_on(self, activity_id: int, day: date):
-        from portail.billing.pricing import grid_on
-
         return grid_on(self.grids_cache.get(activity_id, ()), day)
 
 
@@ -617,7 +599,7 @@ def _price_item(ctx: _Context, item: _Item, household, facts) -> list[DraftLine]
             # now, but what the booking cost was decided then (same quotient, siblings, residency).
             grid = ctx.grid_on(activity.pk, item.service_date)
             if grid is None:
-                raise ctx.pricing_error(
+                raise PricingError(
                     f"Aucune grille tarifaire pour « {activity.name} » le {item.service_date:%d/%m/%Y} "
                     "(pourcentage de l'absence facturée)."
                 )
@@ -627,7 +609,7 @@ def _price_item(ctx: _Context, item: _Item, household, facts) -> list[DraftLine]
             if exact != amount:
                 trail.append(f"Arrondi au centime : {format_euros(amount)}")
     else:
-        quote = ctx.tariffs.quote_booking(
+        quote = quote_booking(
             child=child,
             household=household,
             unit=unit,
@@ -690,16 +672,19 @@ def _about(child, activity, day) -> dict:
     }
 
 
-def _error(draft: HouseholdDraft, message: str, *, kind: str, item: _Item | None = None, ctx=None) -> dict:
+def _error(
+    draft: HouseholdDraft, message: str, *, kind: str, child=None, day: date | None = None, activity=None, **extra
+) -> dict:
+    """A household's error; with the child, date and activity of the line it is about."""
     entry = {"kind": kind, "household_id": draft.household_id, "household": draft.reference, "message": message}
-    if item is not None:
+    entry.update(extra)
+    if child is not None:
         entry.update(
             {
-                "booking_id": item.booking_id,
-                "child": item.child.full_name,
-                "date": item.service_date.isoformat(),
-                "date_label": f"{item.service_date:%d/%m/%Y}",
-                "activity": ctx.units[item.unit_id].activity.name if ctx is not None else "",
+                "child": child.full_name,
+                "date": day.isoformat(),
+                "date_label": f"{day:%d/%m/%Y}",
+                "activity": activity.name,
             }
         )
     return entry
@@ -857,7 +842,7 @@ def _flat_fee_lines(ctx: _Context, household_ids: list[int], children: dict, hou
         child.household = households[household_id]
         activity = ctx.activity(activity_id)
         try:
-            quote = ctx.tariffs.quote_booking(
+            quote = quote_booking(
                 child=child,
                 household=households[household_id],
                 unit=Unit(activity_id=activity_id),  # a flat fee is for the activity, not a unit
@@ -866,7 +851,7 @@ def _flat_fee_lines(ctx: _Context, household_ids: list[int], children: dict, hou
                 grids_cache=ctx.grids_cache,
                 facts=facts_of.get(household_id),
             )
-        except ctx.pricing_error as refusal:
+        except PricingError as refusal:
             yield household_id, getattr(refusal, "message", "") or str(refusal), (child, activity, start)
             continue
         label = flat_fee_label(activity.name, period_name)
@@ -935,9 +920,19 @@ def _drafts_for(ctx: _Context, household_ids: list[int]) -> list[HouseholdDraft]
         item.child.household = draft.household
         try:
             draft.lines.extend(_price_item(ctx, item, draft.household, facts_of.get(household_id)))
-        except ctx.pricing_error as refusal:
+        except PricingError as refusal:
             message = getattr(refusal, "message", "") or str(refusal) or "Aucun tarif ne s'applique."
-            draft.errors.append(_error(draft, message, kind="tariff", item=item, ctx=ctx))
+            draft.errors.append(
+                _error(
+                    draft,
+                    message,
+                    kind="tariff",
+                    booking_id=item.booking_id,
+                    child=item.child,
+                    day=item.service_date,
+                    activity=ctx.units[item.unit_id].activity,
+                )
+            )
     for household_id, line in _recorded_item_lines(ctx, list(households), children):
         if household_id in drafts:
             drafts[household_id].lines.append(line)
@@ -949,16 +944,7 @@ def _drafts_for(ctx: _Context, household_ids: list[int]) -> list[HouseholdDraft]
             draft.lines.append(line)
             continue
         child, activity, start = refused
-        error = _error(draft, line, kind="tariff")
-        error.update(
-            {
-                "child": child.full_name,
-                "date": start.isoformat(),
-                "date_label": f"{start:%d/%m/%Y}",
-                "activity": activity.name,
-            }
-        )
-        draft.errors.append(error)
+        draft.errors.append(_error(draft, line, kind="tariff", child=child, day=start, activity=activity))
     return [draft for draft in drafts.values() if draft.lines or draft.errors]
 
 
@@ -989,21 +975,6 @@ def preview_month(regie, month) -> Preview:
 
 
 # --- Issuing ----------------------------------------------------------------------------------------
-
-
-def _create_invoice(*, regie, household, run, number, month, issued_at, due_date, payer, issuer, total_cents):
-    return Invoice.objects.create(
-        regie=regie,
-        household=household,
-        run=run,
-        number=number,
-        month=month,
-        issued_at=issued_at,
-        due_date=due_date,
-        payer=payer,
-        issuer=issuer,
-        total_cents=total_cents,
-    )
 
 
 _LINE_FIELDS = (
@@ -1126,37 +1097,27 @@ def _apply_credit(invoice: Invoice, payment_ids: list[int]) -> int:
         .annotate(total=Sum("amount_cents"))
         .values_list("payment", "total")
     )
-    left = invoice.total_cents
-    allocations = []
-    for payment in payments:
-        available = payment.amount_cents - (used.get(payment.pk) or 0)
-        take = min(available, left)
-        if take <= 0:
-            continue
-        allocations.append(
-            Allocation(
-                payment=payment,
-                kind=AllocationKind.INVOICE,
-                amount_cents=take,
-                label=f"Facture {invoice.number}",
-                invoice=invoice,
-            )
-        )
-        left -= take
-        if left == 0:
-            break
+    sources = [
+        (payment, payment.amount_cents - used.get(payment.pk, 0))
+        for payment in payments
+        if payment.amount_cents > used.get(payment.pk, 0)
+    ]
+    due = {"kind": AllocationKind.INVOICE, "label": f"Facture {invoice.number}", "invoice": invoice}
+    allocations = spend_credit(sources, [(invoice.total_cents, due)], timezone.now())
     Allocation.objects.bulk_create(allocations)
-    return invoice.total_cents - left
+    return sum(allocation.amount_cents for allocation in allocations)
 
 
-def _notify(invoice: Invoice) -> None:
-    """E-mail the family once the issuing transaction commits (portail.billing.emails registers the
-    sending with transaction.on_commit; skipped if that module is not installed)."""
-    if importlib.util.find_spec("portail.billing.emails") is None:
-        return
-    from portail.billing.emails import send_invoice_issued
-
-    send_invoice_issued(invoice)
+def _issued_audit(invoice: Invoice, draft: HouseholdDraft, credited: int) -> dict:
+    """The "invoice.issued" audit entry's `after`, alone or in a batch."""
+    return {
+        "number": invoice.number,
+        "total_cents": invoice.total_cents,
+        "lines": len(draft.lines),
+        "month": invoice.month,
+        "run": invoice.run_id,
+        "credit_applied_cents": credited,
+    }
 
 
 def _issue(
@@ -1176,7 +1137,7 @@ def _issue(
     """One invoice in its own transaction (a savepoint when called inside one)."""
     with transaction.atomic():
         number = next_number(regie, timezone.localtime(issued_at).year, SeriesKind.INVOICE)
-        invoice = _create_invoice(
+        invoice = Invoice.objects.create(
             regie=regie,
             household=draft.household,
             run=run,
@@ -1197,18 +1158,11 @@ def _issue(
             action="invoice.issued",
             obj=invoice,
             household=draft.household,
-            after={
-                "number": number,
-                "total_cents": invoice.total_cents,
-                "lines": len(draft.lines),
-                "month": month,
-                "run": run.pk if run is not None else None,
-                "credit_applied_cents": credited,
-            },
+            after=_issued_audit(invoice, draft, credited),
             message=message,
         )
-        if notify:
-            _notify(invoice)
+        if notify:  # sent once the transaction commits (emails registers it with on_commit)
+            send_invoice_issued(invoice)
     return invoice
 
 
@@ -1270,23 +1224,14 @@ def _issue_batch(run: InvoicingRun, ctx: _Context, drafts: list[HouseholdDraft],
                     object_id=str(invoice.pk),
                     object_repr=str(invoice)[:200],
                     household=draft.household,
-                    after=audit_jsonable(
-                        {
-                            "number": invoice.number,
-                            "total_cents": invoice.total_cents,
-                            "lines": len(draft.lines),
-                            "month": run.month,
-                            "run": run.pk,
-                            "credit_applied_cents": credited[invoice.pk],
-                        }
-                    ),
+                    after=audit_jsonable(_issued_audit(invoice, draft, credited[invoice.pk])),
                 )
                 for invoice, draft in zip(invoices, drafts, strict=True)
             ]
         )
         if notify:
             for invoice in invoices:
-                _notify(invoice)
+                send_invoice_issued(invoice)
     return invoices
 
 

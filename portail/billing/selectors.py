@@ -82,6 +82,21 @@ def household_due_cents(household, *, regie=None) -> int:
     return sum(max(0, invoice.due_cents) for invoice in invoices)
 
 
+def _lines_and_paid_allocations() -> tuple[Prefetch, Prefetch]:
+    """The invoice page's prefetches: its lines, and its allocations from PAID payments as
+    `paid_allocations`."""
+    return (
+        Prefetch("lines", queryset=InvoiceLine.objects.order_by("child_name", "service_date", "pk")),
+        Prefetch(
+            "allocations",
+            queryset=Allocation.objects.filter(payment__status=PaymentStatus.PAID)
+            .select_related("payment")
+            .order_by("pk"),
+            to_attr="paid_allocations",
+        ),
+    )
+
+
 def invoice_for_household(household, invoice_id) -> Invoice:
     """One of the household's own invoices with its lines, allocations and credit notes (3 queries after
     the first); another household's id (or an unknown one) raises Http404."""
@@ -89,14 +104,7 @@ def invoice_for_household(household, invoice_id) -> Invoice:
         with_amounts(Invoice.objects.filter(household=household, pk=invoice_id))
         .select_related("regie", "household")
         .prefetch_related(
-            Prefetch("lines", queryset=InvoiceLine.objects.order_by("child_name", "service_date", "pk")),
-            Prefetch(
-                "allocations",
-                queryset=Allocation.objects.filter(payment__status=PaymentStatus.PAID)
-                .select_related("payment")
-                .order_by("pk"),
-                to_attr="paid_allocations",
-            ),
+            *_lines_and_paid_allocations(),
             Prefetch("credit_notes", queryset=CreditNote.objects.order_by("issued_at", "pk")),
         )
         .first()
@@ -112,14 +120,7 @@ def staff_invoice(invoice_id) -> Invoice:
         with_amounts(Invoice.objects.filter(pk=invoice_id))
         .select_related("regie", "household", "run")
         .prefetch_related(
-            Prefetch("lines", queryset=InvoiceLine.objects.order_by("child_name", "service_date", "pk")),
-            Prefetch(
-                "allocations",
-                queryset=Allocation.objects.filter(payment__status=PaymentStatus.PAID)
-                .select_related("payment")
-                .order_by("pk"),
-                to_attr="paid_allocations",
-            ),
+            *_lines_and_paid_allocations(),
             Prefetch(
                 "credit_notes",
                 queryset=CreditNote.objects.select_related("created_by")

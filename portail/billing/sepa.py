@@ -366,16 +366,10 @@ def _collected_invoice_ids(invoice_ids) -> set[int]:
 def _paying_online_invoice_ids(invoice_ids) -> set[int]:
     """Invoices a family is paying online right now (an open attempt within its lock time): debiting
     them too could make them paid twice."""
-    from portail.payments.models import OPEN_STATUSES, AllocationKind, AttemptPurpose, PaymentAttempt
+    from portail.payments.invoice_payment import open_invoices_attempts
 
     return set(
-        PaymentAttempt.objects.filter(
-            purpose=AttemptPurpose.INVOICES,
-            status__in=OPEN_STATUSES,
-            lock_until__gt=timezone.now(),
-            payment__allocations__kind=AllocationKind.INVOICE,
-            payment__allocations__invoice_id__in=list(invoice_ids),
-        ).values_list("payment__allocations__invoice_id", flat=True)
+        open_invoices_attempts(invoice_ids, timezone.now()).values_list("payment__allocations__invoice_id", flat=True)
     )
 
 
@@ -467,10 +461,6 @@ def _sepa_text(value: str, limit: int) -> str:
     return " ".join(text.split())[:limit]
 
 
-def _file(regie, debits: list[Debit], collection_date: date, creditor: dict) -> bytes:
-    return _file_and_message_id(regie, debits, collection_date, creditor)[0]
-
-
 def _file_and_message_id(regie, debits: list[Debit], collection_date: date, creditor: dict) -> tuple[bytes, str]:
     """The file and its GrpHdr/MsgId (sepaxml's: time + 12 random hex digits; the bank quotes it)."""
     creditor = _checked_creditor(creditor)
@@ -515,7 +505,7 @@ def direct_debit_file(regie, invoices, collection_date: date, creditor: dict) ->
     """The pain.008.001.02 file debiting `invoices` on `collection_date` (refused as a whole, with every
     reason, if one invoice cannot be collected). Writes nothing: see generate_collection."""
     debits, _ = _debits(regie, invoices, collection_date, strict=True)
-    return _file(regie, debits, collection_date, creditor)
+    return _file_and_message_id(regie, debits, collection_date, creditor)[0]
 
 
 def generate_collection(*, regie, invoices, collection_date: date, creditor: dict, actor):

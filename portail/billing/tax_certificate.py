@@ -39,7 +39,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import weasyprint
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -47,6 +46,7 @@ from django.utils import timezone
 from portail.catalog.wording import format_euros
 from portail.core.audit import log_action
 from portail.core.models import Channel
+from portail.core.pdf import render_pdf
 from portail.payments.models import Allocation, Means, PaymentStatus
 
 from .errors import BillingError
@@ -298,7 +298,8 @@ def _issue_certificate(household, regie, year, actor, amounts, *, channel, unles
             issued_at=timezone.now(),
             amounts=[amount.as_json() for amount in amounts],
         )
-        certificate.pdf_sha256 = hashlib.sha256(certificate_pdf(certificate)).hexdigest()
+        pdf = certificate_pdf(certificate)
+        certificate.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
         certificate.save(update_fields=["pdf_sha256"])
         log_action(
             actor=actor,
@@ -309,6 +310,7 @@ def _issue_certificate(household, regie, year, actor, amounts, *, channel, unles
             after={"number": number, "year": year, "amounts": certificate.amounts},
             message=f"Attestation fiscale {year} n° {number}",
         )
+    certificate.rendered_pdf = pdf  # the e-mail attaches this copy rather than rendering it again
     return certificate
 
 
@@ -372,13 +374,9 @@ def certificate_html(certificate) -> str:
     return render_to_string("billing/tax_certificate.html", certificate_context(certificate))
 
 
-def _no_fetch(url, *args, **kwargs):
-    # The template carries its own styles: nothing (file or network) is ever fetched while rendering.
-    raise ValueError(f"Ressource externe refusée : {url}")
-
-
 def certificate_pdf(certificate) -> bytes:
-    return weasyprint.HTML(string=certificate_html(certificate), url_fetcher=_no_fetch).write_pdf()
+    # The template carries its own styles: nothing (file or network) is fetched while rendering.
+    return render_pdf(certificate_html(certificate))
 
 
 def certificate_filename(certificate) -> str:
@@ -466,10 +464,11 @@ def send_certificate_available(certificate) -> None:
         },
     )
     subject = f"Votre attestation fiscale {certificate.year} est disponible"
+
+    def send():
+        # The copy rendered (and hashed) at issue when there is one: the same bytes, rendered once.
+        pdf = getattr(certificate, "rendered_pdf", None) or certificate_pdf(certificate)
+        _send_each(subject, body, recipients, (certificate_filename(certificate), pdf))
+
     # After the commit (robust: a mail failure leaves the attestation issued, the family finds it online).
-    transaction.on_commit(
-        lambda: _send_each(
-            subject, body, recipients, (certificate_filename(certificate), certificate_pdf(certificate))
-        ),
-        robust=True,
-    )
+    transaction.on_commit(send, robust=True)

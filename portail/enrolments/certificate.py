@@ -4,10 +4,10 @@ The HTML is built by `certificate_html` (templates/enrolments/certificate.html) 
 content can be checked without parsing a PDF; WeasyPrint turns it into the PDF.
 """
 
-import weasyprint
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from portail.core.pdf import render_pdf
 from portail.organisations.models import Town
 
 from .models import EnrolmentStatus
@@ -39,11 +39,6 @@ def certificate_html(enrolment, *, town=None, issued_on=None) -> str:
     )
 
 
-def _no_fetch(url, *args, **kwargs):
-    # The template carries its own styles: nothing (file or network) is ever fetched while rendering.
-    raise ValueError(f"Ressource externe refusée : {url}")
-
-
 def certificate_pdf(enrolment, **kwargs) -> bytes:
     html = certificate_html(enrolment, **kwargs)
-    return weasyprint.HTML(string=html, url_fetcher=_no_fetch).write_pdf()
+    return render_pdf(html)

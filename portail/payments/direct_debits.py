@@ -23,7 +23,6 @@ from portail.core.models import Channel
 from . import emails, invoice_payment, offline, services
 from .errors import PaymentError
 from .models import (
-    AllocationKind,
     DebitBatchStatus,
     DebitSequence,
     DebitStatus,
@@ -136,16 +135,7 @@ def _collect(batch, debit, *, actor, now, paid_at) -> Payment:
     # invoice still owes (paid meanwhile at the desk: the rest is credit and an incident).
     allocations = services.spend_credit(
         [(payment, payment.amount_cents)],
-        [
-            (
-                debit.amount_cents,
-                {
-                    "kind": AllocationKind.INVOICE,
-                    "label": f"Facture n° {invoice.number} (prélèvement)"[:200],
-                    "invoice": invoice,
-                },
-            )
-        ],
+        invoice_payment.invoice_dues([invoice], {invoice.pk: debit.amount_cents}, " (prélèvement)"),
         now,
     )
     for allocation in allocations:

@@ -73,6 +73,18 @@ def due_cents_by_invoice(invoices) -> dict[int, int]:
     }
 
 
+def open_invoices_attempts(invoice_ids, now):
+    """The INVOICES attempts, of any household, on any of these invoices still pending within their
+    lock time (a SEPA file refuses those invoices too: billing.sepa)."""
+    return PaymentAttempt.objects.filter(
+        purpose=AttemptPurpose.INVOICES,
+        status__in=OPEN_STATUSES,
+        lock_until__gt=now,
+        payment__allocations__kind=AllocationKind.INVOICE,
+        payment__allocations__invoice_id__in=list(invoice_ids),
+    )
+
+
 def open_invoices_attempt(household, invoice_ids, now=None) -> PaymentAttempt | None:
     """The INVOICES attempt of the household still blocking a new one on any of these invoices
     (pending and within its lock time), if any."""
@@ -80,18 +92,7 @@ def open_invoices_attempt(household, invoice_ids, now=None) -> PaymentAttempt | 
     ids = list(invoice_ids)
     if not ids:
         return None
-    return (
-        PaymentAttempt.objects.filter(
-            household=household,
-            purpose=AttemptPurpose.INVOICES,
-            status__in=OPEN_STATUSES,
-            lock_until__gt=now,
-            payment__allocations__kind=AllocationKind.INVOICE,
-            payment__allocations__invoice_id__in=ids,
-        )
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    return open_invoices_attempts(ids, now).filter(household=household).order_by("-created_at", "-pk").first()
 
 
 def wait_message(attempt, now, count=2) -> str:
@@ -108,6 +109,18 @@ def payment_label(invoices) -> str:
     if len(label) > 200:
         label = f"{len(numbers)} factures (n° {numbers[0]} à {numbers[-1]})"
     return label[:200]
+
+
+def invoice_dues(invoices, amounts: dict[int, int], note: str = "") -> list[tuple[int, dict]]:
+    """services.spend_credit's dues paying each invoice `amounts[invoice.pk]`, labelled
+    "Facture n° …" + `note`."""
+    return [
+        (
+            amounts[invoice.pk],
+            {"kind": AllocationKind.INVOICE, "label": f"Facture n° {invoice.number}{note}"[:200], "invoice": invoice},
+        )
+        for invoice in invoices
+    ]
 
 
 def _ids(invoice_ids) -> list[int]:
@@ -127,10 +140,11 @@ def _ids(invoice_ids) -> list[int]:
     return sorted(ids)
 
 
-def _checked_invoices(household, invoice_ids, now, *, online: bool):
+def _checked_invoices(household, invoice_ids, now, *, locked_message: str = ""):
     """The household's invoices, rows locked in id order, each payable; (invoices, dues, régie).
 
-    Inside a transaction. Refusals are PaymentErrors naming the invoice."""
+    Inside a transaction. Refusals are PaymentErrors naming the invoice; an online payment of these
+    invoices in progress is refused with `locked_message` (default: the time to wait)."""
     Invoice = _invoice_model()
     ids = _ids(invoice_ids)
     # Lock in id order (two payments never deadlock); another household's invoice is not even locked.
@@ -164,12 +178,7 @@ def _checked_invoices(household, invoice_ids, now, *, online: bool):
             raise PaymentError(scheduled_message(invoice, scheduled[invoice.pk]), code="direct_debit")
     blocking = open_invoices_attempt(household, ids, now)
     if blocking is not None:
-        if online:
-            raise PaymentError(wait_message(blocking, now, len(invoices)), code="locked")
-        raise PaymentError(
-            "Un paiement en ligne de ces factures est en cours : attendez sa réponse avant d'utiliser votre crédit.",
-            code="locked",
-        )
+        raise PaymentError(locked_message or wait_message(blocking, now, len(invoices)), code="locked")
     regie = Regie.objects.select_related("town").get(pk=regie_ids.pop())
     return invoices, dues, regie
 
@@ -204,7 +213,7 @@ def start_invoices_payment(*, household, invoice_ids, actor, absolute_url, chann
     """
     now = now or timezone.now()
     with services._capacity_transaction():
-        invoices, dues, regie = _checked_invoices(household, invoice_ids, now, online=True)
+        invoices, dues, regie = _checked_invoices(household, invoice_ids, now)
         if not regie.is_active or not regie.accepts_online:
             raise PaymentError(
                 f"Le paiement en ligne n'est pas ouvert pour les factures de la {regie.name} : "
@@ -255,7 +264,13 @@ def pay_invoices_with_credit(*, household, invoice_ids, actor, channel=Channel.W
     Returns the invoices paid."""
     now = now or timezone.now()
     with services._capacity_transaction():
-        invoices, dues, regie = _checked_invoices(household, invoice_ids, now, online=False)
+        invoices, dues, regie = _checked_invoices(
+            household,
+            invoice_ids,
+            now,
+            locked_message="Un paiement en ligne de ces factures est en cours : attendez sa réponse avant "
+            "d'utiliser votre crédit.",
+        )
         sources = services._credit_payments(household, regie)
         needed = sum(dues[invoice.pk] for invoice in invoices)
         available = sum(left for _payment, left in sources)
@@ -265,21 +280,7 @@ def pay_invoices_with_credit(*, household, invoice_ids, actor, channel=Channel.W
                 f"({format_euros(needed)}) : payez-les en ligne ou au guichet.",
                 code="not_enough_credit",
             )
-        allocations = services.spend_credit(
-            sources,
-            [
-                (
-                    dues[invoice.pk],
-                    {
-                        "kind": AllocationKind.INVOICE,
-                        "label": f"Facture n° {invoice.number} (crédit)"[:200],
-                        "invoice": invoice,
-                    },
-                )
-                for invoice in invoices
-            ],
-            now,
-        )
+        allocations = services.spend_credit(sources, invoice_dues(invoices, dues, " (crédit)"), now)
         Allocation.objects.bulk_create(allocations)
         log_action(
             actor=actor,
@@ -387,37 +388,20 @@ def allocate_desk_payment(payment, invoice_ids, *, actor, now=None) -> list:
     credit. Inside the transaction that recorded the payment. Refusals are PaymentErrors (French).
     Returns the allocations."""
     now = now or timezone.now()
-    try:
-        invoices, dues, regie = _checked_invoices(payment.household, invoice_ids, now, online=False)
-    except PaymentError as refusal:
-        if refusal.code == "locked":
-            raise PaymentError(
-                "Un paiement en ligne de ces factures est en cours : attendez la réponse de la banque "
-                "(quelques minutes) avant d'enregistrer ce règlement sur ces factures.",
-                code="locked",
-            ) from refusal
-        raise
+    invoices, dues, regie = _checked_invoices(
+        payment.household,
+        invoice_ids,
+        now,
+        locked_message="Un paiement en ligne de ces factures est en cours : attendez la réponse de la banque "
+        "(quelques minutes) avant d'enregistrer ce règlement sur ces factures.",
+    )
     if regie.pk != payment.regie_id:
         raise PaymentError(
             f"Ces factures sont à payer à la {regie.name} : enregistrez le paiement sur cette régie.",
             code="other_regie",
         )
     invoices.sort(key=lambda invoice: (invoice.issued_at, invoice.pk))
-    allocations = services.spend_credit(
-        [(payment, payment.amount_cents)],
-        [
-            (
-                dues[invoice.pk],
-                {
-                    "kind": AllocationKind.INVOICE,
-                    "label": f"Facture n° {invoice.number}"[:200],
-                    "invoice": invoice,
-                },
-            )
-            for invoice in invoices
-        ],
-        now,
-    )
+    allocations = services.spend_credit([(payment, payment.amount_cents)], invoice_dues(invoices, dues), now)
     Allocation.objects.bulk_create(allocations)
     allocated = sum(allocation.amount_cents for allocation in allocations)
     log_action(

@@ -7,11 +7,11 @@ WeasyPrint turns it into the PDF and fetches nothing (styles are in the template
 
 from dataclasses import dataclass
 
-import weasyprint
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from portail.catalog.wording import format_euros
+from portail.core.pdf import render_pdf
 
 from .errors import PaymentError
 from .models import Means, PaymentStatus
@@ -80,10 +80,5 @@ def receipt_html(payment, **kwargs) -> str:
     return render_to_string("payments/receipt.html", receipt_context(payment, **kwargs))
 
 
-def _no_fetch(url, *args, **kwargs):
-    # The template carries its own styles: nothing (file or network) is ever fetched while rendering.
-    raise ValueError(f"Ressource externe refusée : {url}")
-
-
 def render_receipt_pdf(payment, **kwargs) -> bytes:
-    return weasyprint.HTML(string=receipt_html(payment, **kwargs), url_fetcher=_no_fetch).write_pdf()
+    return render_pdf(receipt_html(payment, **kwargs))

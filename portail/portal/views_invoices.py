@@ -9,7 +9,7 @@ while a page lists invoices (only the PDF links render, once, then serve the cac
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from django import forms
 from django.contrib import messages
@@ -29,6 +29,7 @@ from portail.billing.invoice_pdf import (
     invoice_pdf,
     lines_by_child,
 )
+from portail.billing.invoicing import month_label
 from portail.billing.models import CreditNote, Invoice, InvoiceLine, InvoiceRecipient
 from portail.core.audit import log_action
 from portail.core.errors import BusinessError
@@ -294,10 +295,11 @@ def _pdf_response(data: bytes, filename: str) -> HttpResponse:
 
 @family_required
 def invoice_pdf_download(request, invoice_id):
-    invoice = Invoice.objects.select_related("regie__town", "household").filter(
-        household=request.household, pk=invoice_id
+    invoice = (
+        Invoice.objects.select_related("regie__town", "household")
+        .filter(household=request.household, pk=invoice_id)
+        .first()
     )
-    invoice = invoice.first()
     if invoice is None:
         raise Http404("Facture introuvable")
     return _pdf_response(invoice_pdf(invoice), invoice_filename(invoice))
@@ -330,10 +332,6 @@ class StatementRow:
     payment: Payment | None = None
 
 
-def _aware(day) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def statement_rows(household) -> list[StatementRow]:
     """The account in date order: invoices and what was bought at once (debits), money received
     and credit notes (credits), with the running balance (negative: the family owes money).
@@ -342,7 +340,7 @@ def statement_rows(household) -> list[StatementRow]:
     for invoice in Invoice.objects.filter(household=household).select_related("regie"):
         label = f"Facture n° {invoice.number}"
         if invoice.month:
-            label += f" ({_month(invoice.month)})"
+            label += f" ({month_label(invoice.month)})"
         if invoice.transferred_at:
             label += f" – transmise au Trésor public le {timezone.localtime(invoice.transferred_at):%d/%m/%Y}"
         rows.append(
@@ -407,26 +405,6 @@ def statement_rows(household) -> list[StatementRow]:
         balance += row.credit_cents - row.debit_cents
         row.balance_cents = balance
     return rows
-
-
-_MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
-
-
-def _month(day) -> str:
-    return f"{_MONTHS[day.month - 1]} {day.year}"
 
 
 @require_GET

@@ -368,7 +368,7 @@ def test_the_invoice_pdf_is_rendered_once_then_served_from_its_cache(family, cli
     invoice = Invoice.objects.get(pk=family.november.pk)
     assert invoice.pdf.name.startswith("factures/") and len(invoice.pdf_sha256) == 64
     sha = invoice.pdf_sha256
-    with mock.patch.object(pdfs, "_render", side_effect=AssertionError("rendered again")):
+    with mock.patch.object(pdfs, "render_pdf", side_effect=AssertionError("rendered again")):
         assert pdfs.invoice_pdf(invoice) == data
         response = client_of.get(reverse("portal:invoice_pdf", args=[invoice.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
